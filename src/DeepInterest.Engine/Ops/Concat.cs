@@ -1,0 +1,120 @@
+using DeepInterest.Engine.Autograd;
+
+namespace DeepInterest.Engine;
+
+public static partial class F
+{
+    /// <summary>Concatenation along the last axis: [..., D₁] ‖ [..., D₂] → [..., D₁ + D₂] (leading dims equal).</summary>
+    public static Tensor ConcatLast(Tensor a, Tensor b) => ConcatLastCore(a, b, null, null, 2);
+    public static Tensor ConcatLast(Tensor a, Tensor b, Tensor c) => ConcatLastCore(a, b, c, null, 3);
+    public static Tensor ConcatLast(Tensor a, Tensor b, Tensor c, Tensor d) => ConcatLastCore(a, b, c, d, 4);
+
+    /// <summary>Concatenation of any number of tensors along the last axis.</summary>
+    public static Tensor ConcatLast(IReadOnlyList<Tensor> parts)
+    {
+        if (parts.Count == 0) throw new ArgumentException("ConcatLast: no tensors given.");
+        var acc = parts[0];
+        if (parts.Count == 1) return acc;
+        // Pairwise for long lists keeps the node type simple; the models concatenate a handful of parts.
+        for (int i = 1; i < parts.Count; i++) acc = ConcatLast(acc, parts[i]);
+        return acc;
+    }
+
+    private static Tensor ConcatLastCore(Tensor a, Tensor b, Tensor? c, Tensor? d, int count)
+    {
+        int rows = a.Shape.Rows, total = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var t = i switch { 0 => a, 1 => b, 2 => c!, _ => d! };
+            if (t.Rank != a.Rank || t.Shape.Rows != rows || (t.Rank > 1 && t.Shape.DropLast() != a.Shape.DropLast()))
+                throw new ArgumentException($"ConcatLast: part {i} has shape {t.Shape}, incompatible with {a.Shape}.");
+            total += t.Shape.Last;
+        }
+        var y = Tensor.Empty(a.Shape.WithLast(total));
+        var ys = y.Span;
+        int off = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var t = i switch { 0 => a, 1 => b, 2 => c!, _ => d! };
+            int w = t.Shape.Last;
+            var ts = t.Span;
+            for (int r = 0; r < rows; r++) ts.Slice(r * w, w).CopyTo(ys.Slice(r * total + off, w));
+            off += w;
+        }
+        if (Tape.GradEnabled && (a.RequiresGrad || b.RequiresGrad || (c?.RequiresGrad ?? false) || (d?.RequiresGrad ?? false)))
+        {
+            var n = ConcatNode.Rent();
+            n.A = a; n.B = b; n.C = c; n.D = d; n.Count = count;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class ConcatNode : Node<ConcatNode>
+    {
+        public Tensor A = null!, B = null!;
+        public Tensor? C, D;
+        public int Count;
+        protected override void Clear() { A = B = null!; C = D = null; }
+
+        public override void Backward()
+        {
+            var gy = Output.Grad!.Span;
+            int rows = A.Shape.Rows, total = Output.Shape.Last, off = 0;
+            for (int i = 0; i < Count; i++)
+            {
+                var t = i switch { 0 => A, 1 => B, 2 => C!, _ => D! };
+                int w = t.Shape.Last;
+                if (t.RequiresGrad)
+                {
+                    var g = t.GradSpan();
+                    for (int r = 0; r < rows; r++)
+                    {
+                        var dst = g.Slice(r * w, w);
+                        System.Numerics.Tensors.TensorPrimitives.Add(dst, gy.Slice(r * total + off, w), dst);
+                    }
+                }
+                off += w;
+            }
+        }
+    }
+}
+
+public static partial class F
+{
+    /// <summary>Repeats x [B, E] along a new time axis: → [B, T, E]; backward sums over T.</summary>
+    public static Tensor RepeatSteps(Tensor x, int steps)
+    {
+        if (x.Rank != 2 || steps < 0) throw new ArgumentException($"RepeatSteps: needs [B, E] and T ≥ 0, got {x.Shape} and {steps}.");
+        int b = x.Shape[0], e = x.Shape[1];
+        var y = Tensor.Empty(new Shape(b, steps, e));
+        var xs = x.Span; var ys = y.Span;
+        for (int i = 0; i < b; i++)
+            for (int t = 0; t < steps; t++) xs.Slice(i * e, e).CopyTo(ys.Slice((i * steps + t) * e, e));
+        if (Tape.ShouldRecord(x))
+        {
+            var n = RepeatNode.Rent();
+            n.X = x;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class RepeatNode : Node<RepeatNode>
+    {
+        public Tensor X = null!;
+        protected override void Clear() { X = null!; }
+
+        public override void Backward()
+        {
+            if (!X.RequiresGrad) return;
+            int b = X.Shape[0], e = X.Shape[1], steps = Output.Shape[1];
+            var gx = X.GradSpan(); var gy = Output.Grad!.Span;
+            for (int i = 0; i < b; i++)
+            {
+                var d = gx.Slice(i * e, e);
+                for (int t = 0; t < steps; t++) System.Numerics.Tensors.TensorPrimitives.Add(d, gy.Slice((i * steps + t) * e, e), d);
+            }
+        }
+    }
+}

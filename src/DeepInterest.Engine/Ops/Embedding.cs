@@ -1,0 +1,72 @@
+using System.Numerics.Tensors;
+using DeepInterest.Engine.Autograd;
+
+namespace DeepInterest.Engine;
+
+public static partial class F
+{
+    /// <summary>
+    /// Row lookup: out[..., :] = table[ids[...], :] for table [V, E] and ids of rank ≤ 3 → ids.Shape + [E].
+    /// Id 0 is padding: it yields table row 0 (kept at zero by <see cref="Modules.Embedding"/>) and
+    /// receives no gradient. The gradient is row-sparse when <c>table.HasSparseGrad</c>
+    /// (only touched rows are written), dense otherwise.
+    /// </summary>
+    public static Tensor Embedding(Tensor table, IntTensor ids)
+    {
+        if (table.Rank != 2) throw new ArgumentException($"Embedding: table must be [V, E], got {table.Shape}.");
+        if (ids.Shape.Rank >= Shape.MaxRank) throw new ArgumentException($"Embedding: ids must have rank < {Shape.MaxRank}, got {ids.Shape}.");
+        int v = table.Shape[0], e = table.Shape[1];
+        var idSpan = ids.Span;
+        for (int i = 0; i < idSpan.Length; i++)
+            if ((uint)idSpan[i] >= (uint)v)
+                throw new ArgumentException($"Embedding: id {idSpan[i]} at position {i} is outside the vocabulary [0, {v}).");
+        var y = Tensor.Empty(ids.Shape.Append(e));
+        var ts = table.Span; var ys = y.Span;
+        for (int i = 0; i < idSpan.Length; i++)
+            ts.Slice(idSpan[i] * e, e).CopyTo(ys.Slice(i * e, e));
+        if (Tape.ShouldRecord(table))
+        {
+            var n = EmbeddingNode.Rent();
+            n.Table = table; n.Ids = ids;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class EmbeddingNode : Node<EmbeddingNode>
+    {
+        public Tensor Table = null!;
+        public IntTensor Ids = null!;
+        protected override void Clear() { Table = null!; Ids = null!; }
+
+        public override void Backward()
+        {
+            if (!Table.RequiresGrad) return;
+            int v = Table.Shape[0], e = Table.Shape[1];
+            var gy = Output.Grad!.Span;
+            var ids = Ids.Span;
+            if (Table.HasSparseGrad)
+            {
+                var sg = Table.SparseGrad ??= new RowSparseGrad(v, e);
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    int id = ids[i];
+                    if (id == 0) continue;
+                    var row = sg.RowGrad(id);
+                    TensorPrimitives.Add(row, gy.Slice(i * e, e), row);
+                }
+            }
+            else
+            {
+                var g = Table.GradSpan();
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    int id = ids[i];
+                    if (id == 0) continue;
+                    var row = g.Slice(id * e, e);
+                    TensorPrimitives.Add(row, gy.Slice(i * e, e), row);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,197 @@
+using DeepInterest.Engine;
+using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.Modules;
+
+namespace DeepInterest.Engine.Tests;
+
+/// <summary>Gradient checks and behaviour of the ops DIN is built from (embedding, masking, pooling, norms, losses).</summary>
+public class DinOpsTests
+{
+    private readonly Rng _rng = new(11);
+    private static readonly int[] Lengths = [3, 1, 0, 4];
+    private static Mask M4 => Mask.FromLengths(Lengths, 4);
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void EmbeddingGradientIsRowSparseAndSkipsPadding(bool sparse)
+    {
+        var table = GradCheck.Rand(_rng, new Shape(6, 3));
+        table.Span[..3].Clear();
+        table.HasSparseGrad = sparse;
+        var ids = new IntTensor([2, 0, 5, 2, 1, 0], new Shape(2, 3));
+        GradCheck.Check(x => F.Embedding(x[0], ids), [table], skip: (_, i) => i < 3, what: "embedding");
+        table.Grad = null; table.SparseGrad?.Clear();
+        F.Sum(F.Embedding(table, ids)).Backward();
+        var g = table.Grad?.ToArray() ?? new float[table.Size];
+        table.SparseGrad?.AddToDense(g);
+        Assert.Equal([0f, 0f, 0f], g[..3]);                  // padding row: no gradient
+        Assert.Equal([2f, 2f, 2f], g[6..9]);                 // id 2 appears twice
+        Assert.Equal(sparse, table.SparseGrad is { Count: 3 });
+    }
+
+    [Fact]
+    public void EmbeddingRejectsOutOfRangeIds()
+    {
+        var e = Assert.Throws<ArgumentException>(() => F.Embedding(new Tensor(new Shape(4, 2)), new IntTensor([1, 4])));
+        Assert.Contains("id 4", e.Message);
+    }
+
+    [Fact]
+    public void ConcatRepeatGradients()
+    {
+        var a = GradCheck.Rand(_rng, new Shape(2, 3, 2));
+        var b = GradCheck.Rand(_rng, new Shape(2, 3, 4));
+        var c = GradCheck.Rand(_rng, new Shape(2, 3, 1));
+        GradCheck.Check(x => F.ConcatLast(x[0], x[1], x[2]), [a, b, c], what: "concat");
+        GradCheck.Check(x => F.RepeatSteps(x[0], 5), [GradCheck.Rand(_rng, new Shape(3, 4))], what: "repeat");
+        Assert.Equal([1, 2, 9, 3, 4, 8], F.ConcatLast(Tensor.FromArray([1, 2, 3, 4], 2, 2), Tensor.FromArray([9, 8], 2, 1)).ToArray());
+    }
+
+    [Fact]
+    public void BceMatchesDefinitionAndIsStable()
+    {
+        var logits = Tensor.FromArray([0f, 2f, -3f, 50f, -50f], 5);
+        var targets = Tensor.FromArray([1f, 0f, 1f, 0f, 1f], 5);
+        double expected = 0;
+        foreach (var (x, y) in logits.ToArray().Zip(targets.ToArray()))
+            expected += Math.Max(x, 0) - x * y + Math.Log(1 + Math.Exp(-Math.Abs(x)));
+        Assert.Equal(expected / 5, F.BinaryCrossEntropyWithLogits(logits, targets).Item(), 5);
+        GradCheck.Check(x => F.BinaryCrossEntropyWithLogits(x[0], targets), [GradCheck.Rand(_rng, new Shape(5), -3, 3)], what: "bce logits");
+        var probs = Tensor.FromArray([0f, 1f, 0.5f], 3);
+        Assert.Equal((100 + 100 + Math.Log(2)) / 3, F.BinaryCrossEntropy(probs, Tensor.FromArray([1f, 0f, 1f], 3)).Item(), 4);
+        GradCheck.Check(x => F.BinaryCrossEntropy(x[0], targets), [GradCheck.Rand(_rng, new Shape(5), 0.1f, 0.9f)], what: "bce probs");
+    }
+
+    [Fact]
+    public void MaskedSoftmaxZeroesMaskedAndEmptyRows()
+    {
+        var x = GradCheck.Rand(_rng, new Shape(4, 4));
+        var y = F.MaskedSoftmax(x, M4).ToArray();
+        Assert.Equal(1.0, y[0] + y[1] + y[2], 5);
+        Assert.Equal(0f, y[3]);
+        Assert.Equal([1f, 0f, 0f, 0f], y[4..8]);
+        Assert.Equal([0f, 0f, 0f, 0f], y[8..12]);                 // all masked: zeros, not NaN
+        GradCheck.Check(t => F.MaskedSoftmax(t[0], M4), [x], what: "masked softmax");
+        var x3 = GradCheck.Rand(_rng, new Shape(4, 2, 4));          // [B, H, T], mask broadcast over H
+        GradCheck.Check(t => F.MaskedSoftmax(t[0], M4), [x3], what: "masked softmax 3d");
+        GradCheck.Check(t => F.MaskedSoftmax(t[0], null), [x], what: "softmax");
+        GradCheck.Check(t => F.MaskedSigmoid(t[0], M4), [x], what: "masked sigmoid");
+    }
+
+    [Fact]
+    public void WeightedSumAndPoolingGradients()
+    {
+        var w = GradCheck.Rand(_rng, new Shape(4, 4));
+        var v = GradCheck.Rand(_rng, new Shape(4, 4, 3));
+        GradCheck.Check(t => F.WeightedSum(t[0], t[1], M4), [w, v], what: "weighted sum");
+        GradCheck.Check(t => F.MaskedPool(t[0], M4, F.Pooling.Sum), [v], what: "sum pool");
+        GradCheck.Check(t => F.MaskedPool(t[0], M4, F.Pooling.Mean), [v], what: "mean pool");
+        GradCheck.Check(t => F.MaskedPool(t[0], M4, F.Pooling.Max), [v], what: "max pool");
+    }
+
+    [Fact]
+    public void PaddedValuesDoNotChangePooledOutputs()
+    {
+        var v = GradCheck.Rand(_rng, new Shape(4, 4, 3));
+        var w = GradCheck.Rand(_rng, new Shape(4, 4));
+        var before = new[] { F.WeightedSum(w, v, M4), F.MaskedPool(v, M4, F.Pooling.Max), F.MaskedPool(v, M4, F.Pooling.Mean) }.Select(t => t.ToArray()).ToArray();
+        var m = M4;
+        for (int b = 0; b < 4; b++)
+            for (int t = 0; t < 4; t++)
+                if (!m[b, t]) { w.Span[b * 4 + t] = 1e6f; for (int e = 0; e < 3; e++) v.Span[(b * 4 + t) * 3 + e] = -7e5f; }
+        var after = new[] { F.WeightedSum(w, v, M4), F.MaskedPool(v, M4, F.Pooling.Max), F.MaskedPool(v, M4, F.Pooling.Mean) }.Select(t => t.ToArray()).ToArray();
+        for (int i = 0; i < 3; i++) Assert.Equal(before[i], after[i]);
+        Assert.Equal([0f, 0f, 0f], after[1][6..9]);   // row with no real position
+    }
+
+    [Fact]
+    public void BatchNormTrainingEvalAndMaskedGradients()
+    {
+        var x = GradCheck.Rand(_rng, new Shape(6, 3), -2, 2);
+        var gamma = GradCheck.Rand(_rng, new Shape(3), 0.5f, 1.5f);
+        var beta = GradCheck.Rand(_rng, new Shape(3));
+        Tensor Bn(Tensor[] t, bool train, Mask? mask = null) =>
+            F.BatchNorm(t[0], new Tensor(new Shape(3)), Tensor.Full(new Shape(3), 1f), t[1], t[2], train, 0.1f, 1e-5f, mask);
+        GradCheck.Check(t => Bn(t, true), [x, gamma, beta], what: "bn train");
+        GradCheck.Check(t => Bn(t, false), [x, gamma, beta], what: "bn eval");
+        var x3 = GradCheck.Rand(_rng, new Shape(4, 4, 3), -2, 2);
+        GradCheck.Check(t => F.BatchNorm(t[0], new Tensor(new Shape(3)), Tensor.Full(new Shape(3), 1f), t[1], t[2], true, 0.1f, 1e-5f, M4),
+            [x3, gamma, beta], what: "bn masked");
+
+        // Running statistics: momentum 0.1 toward the batch mean and the unbiased variance.
+        var bn = new BatchNorm1d(1);
+        bn.Forward(Tensor.FromArray([1f, 2f, 3f, 6f], 4, 1));
+        Assert.Equal(0.3f, bn.RunningMean.Span[0], 6);
+        Assert.Equal(0.9f + 0.1f * (14f / 3f), bn.RunningVar.Span[0], 5);
+        var y = bn.Forward(Tensor.FromArray([1f, 2f, 3f, 6f], 4, 1)).ToArray();
+        Assert.Equal(0.0, y.Average(), 5);
+    }
+
+    [Fact]
+    public void MaskedBatchNormIgnoresPaddedValues()
+    {
+        var x = GradCheck.Rand(_rng, new Shape(4, 4, 3));
+        var y1 = F.BatchNorm(x, new Tensor(new Shape(3)), new Tensor(new Shape(3)), null, null, true, 0.1f, 1e-5f, M4).ToArray();
+        var m = M4;
+        for (int b = 0; b < 4; b++) for (int t = 0; t < 4; t++) if (!m[b, t]) x.Span.Slice((b * 4 + t) * 3, 3).Fill(123f);
+        var y2 = F.BatchNorm(x, new Tensor(new Shape(3)), new Tensor(new Shape(3)), null, null, true, 0.1f, 1e-5f, M4).ToArray();
+        for (int b = 0; b < 4; b++) for (int t = 0; t < 4; t++) if (m[b, t])
+            Assert.Equal(y1.AsSpan((b * 4 + t) * 3, 3).ToArray(), y2.AsSpan((b * 4 + t) * 3, 3).ToArray());
+    }
+
+    [Fact]
+    public void DicePReluDropoutGradients()
+    {
+        var x = GradCheck.Rand(_rng, new Shape(5, 3), -2, 2);
+        var z = GradCheck.Rand(_rng, new Shape(5, 3), -2, 2);
+        var a = GradCheck.Rand(_rng, new Shape(3));
+        GradCheck.Check(t => F.DiceGate(t[0], t[1], t[2]), [x, z, a], what: "dice gate");
+        var dice = new Dice(3);
+        dice.Alpha.CopyFrom([0.2f, -0.3f, 0.5f]);
+        GradCheck.Check(t => dice.Forward(t[0]), [x], what: "dice");
+        GradCheck.Check(t => F.PRelu(t[0], t[1]), [x, a], skip: (k, i) => k == 0 && Math.Abs(x.Span[i]) < 1e-2, what: "prelu");
+        GradCheck.Check(t => F.PRelu(t[0], t[1]), [x, Tensor.FromArray([0.25f], 1)], skip: (k, i) => k == 0 && Math.Abs(x.Span[i]) < 1e-2, what: "prelu shared");
+        var rng = new Rng(3);
+        var big = Tensor.Full(new Shape(10000), 1f);
+        var d = F.Dropout(big, 0.25f, true, rng).ToArray();
+        Assert.InRange(d.Count(v => v == 0f) / 10000.0, 0.23, 0.27);
+        Assert.All(d, v => Assert.True(v == 0f || Math.Abs(v - 1f / 0.75f) < 1e-6));
+        Assert.Same(big, F.Dropout(big, 0.25f, false, rng));
+    }
+
+    [Fact]
+    public void DiceMatchesPaperFormulaInTraining()
+    {
+        var dice = new Dice(1);
+        dice.Alpha.CopyFrom([0.5f]);
+        var xs = new[] { -1f, 0f, 1f, 4f };
+        var y = dice.Forward(Tensor.FromArray(xs, 4, 1)).ToArray();
+        double mean = xs.Average(), var = xs.Select(v => (v - mean) * (v - mean)).Average();
+        for (int i = 0; i < 4; i++)
+        {
+            double p = 1 / (1 + Math.Exp(-(xs[i] - mean) / Math.Sqrt(var + 1e-8)));
+            Assert.Equal(p * xs[i] + (1 - p) * 0.5 * xs[i], y[i], 5);
+        }
+    }
+
+    [Fact]
+    public void ActivationUnitGradientsAndPaddingInvariance()
+    {
+        var unit = new ActivationUnit(3, new MlpOptions([5, 4], Activation.Dice, BatchNorm: false), new Rng(5));
+        var q = GradCheck.Rand(_rng, new Shape(4, 3));
+        var k = GradCheck.Rand(_rng, new Shape(4, 4, 3));
+        var scores = unit.Forward(q, k, M4).ToArray();
+        var m = M4;
+        for (int b = 0; b < 4; b++) for (int t = 0; t < 4; t++) if (!m[b, t]) k.Span.Slice((b * 4 + t) * 3, 3).Fill(55f);
+        var scores2 = unit.Forward(q, k, M4).ToArray();
+        for (int i = 0; i < 16; i++) if (m.Values[i]) Assert.Equal(scores[i], scores2[i]);
+        k = GradCheck.Rand(_rng, new Shape(4, 4, 3));
+        GradCheck.Check(t => F.MaskedSigmoid(unit.Forward(t[0], t[1], M4), M4), [q, k], what: "activation unit");
+        var keys = unit.StateDict().Select(kv => kv.Key).ToArray();
+        Assert.Contains("mlp.layers.0.linear.weight", keys);
+        Assert.Contains("mlp.layers.1.act.alpha", keys);
+        Assert.Contains("mlp.layers.1.act.bn.running_var", keys);
+        Assert.Contains("fc.bias", keys);
+    }
+}
