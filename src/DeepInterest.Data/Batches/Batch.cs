@@ -1,0 +1,115 @@
+using DeepInterest.Data.Schema;
+
+namespace DeepInterest.Data.Batches;
+
+/// <summary>
+/// A mini-batch in columnar form with reusable buffers: sparse ids [B], sequences [B, T] padded
+/// to the longest row of this batch (not the global maximum) with lengths [B], dense values [B],
+/// labels and user ids. <see cref="Fill"/> refills it without allocating once buffers have grown.
+/// </summary>
+public sealed class Batch
+{
+    private readonly Dictionary<string, int[]> _sparse = new();
+    private readonly Dictionary<string, float[]> _dense = new();
+    private readonly Dictionary<string, (int[] Ids, int[] Lengths, int Steps)> _seq = new();
+    private float[] _labels = [];
+    private int[] _users = [];
+
+    public int Count { get; private set; }
+    public ReadOnlySpan<float> Labels => _labels.AsSpan(0, Count);
+    public ReadOnlySpan<int> UserIds => _users.AsSpan(0, Count);
+
+    /// <summary>The label buffer (length ≥ Count) for wrapping without a copy.</summary>
+    public float[] LabelBuffer => _labels;
+
+    public int[] Sparse(string name) => _sparse.TryGetValue(name, out var v) ? v : throw new SchemaException($"feature '{name}': not in this batch");
+    public float[] Dense(string name) => _dense.TryGetValue(name, out var v) ? v : throw new SchemaException($"feature '{name}': not in this batch");
+
+    /// <summary>Ids [B, Steps] (row-major, buffer may be longer), lengths [B], and Steps = longest row in the batch (≥ 1).</summary>
+    public (int[] Ids, int[] Lengths, int Steps) Sequence(string name) => _seq.TryGetValue(name, out var v) ? v : throw new SchemaException($"feature '{name}': not in this batch");
+
+    /// <summary>Copies rows <paramref name="rows"/> of <paramref name="data"/> into this batch.</summary>
+    public void Fill(CtrDataset data, ReadOnlySpan<int> rows)
+    {
+        int b = rows.Length;
+        Count = b;
+        Grow(ref _labels, b);
+        Grow(ref _users, b);
+        for (int i = 0; i < b; i++) { _labels[i] = data.Labels[rows[i]]; _users[i] = data.UserIds[rows[i]]; }
+        foreach (var (name, col) in data.Sparse)
+        {
+            var buf = _sparse.TryGetValue(name, out var x) ? x : [];
+            Grow(ref buf, b);
+            for (int i = 0; i < b; i++) buf[i] = col[rows[i]];
+            _sparse[name] = buf;
+        }
+        foreach (var (name, col) in data.Dense)
+        {
+            var buf = _dense.TryGetValue(name, out var x) ? x : [];
+            Grow(ref buf, b);
+            for (int i = 0; i < b; i++) buf[i] = col[rows[i]];
+            _dense[name] = buf;
+        }
+        foreach (var (name, col) in data.Sequences)
+        {
+            int steps = 1;
+            for (int i = 0; i < b; i++) steps = Math.Max(steps, col.Lengths[rows[i]]);
+            var (ids, lengths, _) = _seq.TryGetValue(name, out var x) ? x : ([], [], 0);
+            Grow(ref ids, b * steps);
+            Grow(ref lengths, b);
+            for (int i = 0; i < b; i++)
+            {
+                int r = rows[i], len = col.Lengths[r];
+                lengths[i] = len;
+                col.Ids.AsSpan(r * col.MaxLength, len).CopyTo(ids.AsSpan(i * steps));
+                ids.AsSpan(i * steps + len, steps - len).Clear();
+            }
+            _seq[name] = (ids, lengths, steps);
+        }
+    }
+
+    private static void Grow<T>(ref T[] a, int n)
+    {
+        if (a.Length < n) a = new T[Math.Max(n, a.Length * 2)];
+    }
+}
+
+/// <summary>Yields a dataset as batches, shuffled with a seed (or in order), reusing one <see cref="Batch"/>.</summary>
+public sealed class BatchIterator(CtrDataset data, int batchSize, bool shuffle, ulong seed)
+{
+    private readonly int[] _order = Enumerable.Range(0, data.Count).ToArray();
+    private readonly Batch _batch = new();
+    private ulong _epoch;
+
+    public CtrDataset Data => data;
+    public int BatchSize => batchSize > 0 ? batchSize : throw new ArgumentException($"Batch size must be positive, got {batchSize}.");
+    public int BatchesPerEpoch => (data.Count + BatchSize - 1) / BatchSize;
+
+    /// <summary>One pass over the data; the yielded batch object is reused, so consume it before moving on.</summary>
+    public IEnumerable<Batch> Epoch()
+    {
+        if (shuffle) Shuffle(_order, seed * 1_000_003UL + _epoch);
+        _epoch++;
+        for (int start = 0; start < _order.Length; start += BatchSize)
+        {
+            int n = Math.Min(BatchSize, _order.Length - start);
+            _batch.Fill(data, _order.AsSpan(start, n));
+            yield return _batch;
+        }
+    }
+
+    /// <summary>Epochs completed (part of the resumable training state).</summary>
+    public ulong EpochCounter { get => _epoch; set => _epoch = value; }
+
+    private static void Shuffle(int[] a, ulong s)
+    {
+        // SplitMix64 stream: reproducible across platforms, independent of System.Random's algorithm.
+        for (int i = a.Length - 1; i > 0; i--)
+        {
+            s += 0x9E3779B97F4A7C15UL;
+            ulong z = s; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL; z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL; z ^= z >> 31;
+            int j = (int)(z % (ulong)(i + 1));
+            (a[i], a[j]) = (a[j], a[i]);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+using DeepInterest.Data.Schema;
+
+namespace DeepInterest.Data.Batches;
+
+/// <summary>A sequence column: row r holds <c>Ids[r·MaxLength .. r·MaxLength + Lengths[r])</c>, padded with 0.</summary>
+public sealed class SequenceColumn(int rows, int maxLength)
+{
+    public int MaxLength { get; } = maxLength;
+    public int[] Ids { get; } = new int[rows * maxLength];
+    public int[] Lengths { get; } = new int[rows];
+    public ReadOnlySpan<int> Row(int r) => Ids.AsSpan(r * MaxLength, Lengths[r]);
+}
+
+/// <summary>
+/// An encoded dataset held column by column: one int[] per sparse feature, a <see cref="SequenceColumn"/>
+/// per sequence feature, one float[] per dense feature, labels and user ids (for GAUC).
+/// </summary>
+public sealed class CtrDataset
+{
+    public CtrDataset(FeatureSchema schema, int count)
+    {
+        Schema = schema.Validate();
+        Count = count;
+        foreach (var s in schema.Sparse) Sparse[s.Name] = new int[count];
+        foreach (var d in schema.Dense) Dense[d.Name] = new float[count];
+        foreach (var q in schema.Sequences) Sequences[q.Name] = new SequenceColumn(count, q.MaxLength);
+        Labels = new float[count];
+        UserIds = new int[count];
+    }
+
+    public FeatureSchema Schema { get; }
+    public int Count { get; }
+    public Dictionary<string, int[]> Sparse { get; } = new();
+    public Dictionary<string, float[]> Dense { get; } = new();
+    public Dictionary<string, SequenceColumn> Sequences { get; } = new();
+    public float[] Labels { get; }
+    public int[] UserIds { get; }
+
+    /// <summary>Rows [start, start + count) as a new dataset (for splits).</summary>
+    public CtrDataset Take(IReadOnlyList<int> rows)
+    {
+        var d = new CtrDataset(Schema, rows.Count);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            int r = rows[i];
+            foreach (var (k, v) in Sparse) d.Sparse[k][i] = v[r];
+            foreach (var (k, v) in Dense) d.Dense[k][i] = v[r];
+            foreach (var (k, v) in Sequences)
+            {
+                var dst = d.Sequences[k];
+                dst.Lengths[i] = v.Lengths[r];
+                v.Ids.AsSpan(r * v.MaxLength, v.MaxLength).CopyTo(dst.Ids.AsSpan(i * v.MaxLength));
+            }
+            d.Labels[i] = Labels[r];
+            d.UserIds[i] = UserIds[r];
+        }
+        return d;
+    }
+
+    /// <summary>Checks every id against its table's vocabulary; throws naming feature and row.</summary>
+    public void CheckIds()
+    {
+        foreach (var s in Schema.Sparse)
+        {
+            int v = Schema.Table(s.Table).Vocab;
+            var col = Sparse[s.Name];
+            for (int r = 0; r < Count; r++)
+                if ((uint)col[r] >= (uint)v) throw new SchemaException($"feature '{s.Name}': row {r} has id {col[r]} outside [0, {v})");
+        }
+        foreach (var q in Schema.Sequences)
+        {
+            int v = Schema.Table(q.Table).Vocab;
+            var col = Sequences[q.Name];
+            for (int r = 0; r < Count; r++)
+            {
+                if (col.Lengths[r] < 0 || col.Lengths[r] > q.MaxLength) throw new SchemaException($"feature '{q.Name}': row {r} has length {col.Lengths[r]} outside [0, {q.MaxLength}]");
+                foreach (var id in col.Row(r))
+                    if ((uint)id >= (uint)v) throw new SchemaException($"feature '{q.Name}': row {r} has id {id} outside [0, {v})");
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace DeepInterest.Data.Schema;
+
+/// <summary>A feature definition error, phrased as one line that names the feature.</summary>
+public sealed class SchemaException(string message) : Exception(message);
+
+/// <summary>A categorical feature: one id per sample, looked up in embedding table <see cref="Table"/>.</summary>
+public sealed record SparseFeature(string Name, string Table);
+
+/// <summary>A numeric feature: one float per sample.</summary>
+public sealed record DenseFeature(string Name);
+
+/// <summary>A variable-length id sequence (behaviour history), at most <see cref="MaxLength"/> long, looked up in <see cref="Table"/>.</summary>
+public sealed record SequenceFeature(string Name, string Table, int MaxLength);
+
+/// <summary>An embedding table shared by every feature that names it (e.g. target item and history items).</summary>
+public sealed record EmbeddingTable(string Name, int Vocab, int Dim);
+
+/// <summary>
+/// Ties a target feature to its behaviour history (and, for DIEN, to a negative history); pairs of
+/// one <see cref="AttentionGroup"/> are concatenated (item ‖ category, as in the DIN paper).
+/// </summary>
+public sealed record AttentionPair(string Target, string History, string? NegativeHistory = null);
+
+/// <summary>Pairs whose embeddings are concatenated into one query and one key sequence.</summary>
+public sealed record AttentionGroup(string Name, IReadOnlyList<AttentionPair> Pairs);
+
+/// <summary>
+/// The typed description of a CTR dataset's features. Validated on construction: every error names
+/// the feature (unknown table, mismatched pair dimensions, duplicate names, bad lengths).
+/// Serializable to JSON so it travels inside a saved model. Owns no parameters.
+/// </summary>
+public sealed record FeatureSchema
+{
+    public IReadOnlyList<EmbeddingTable> Tables { get; init; } = [];
+    public IReadOnlyList<SparseFeature> Sparse { get; init; } = [];
+    public IReadOnlyList<DenseFeature> Dense { get; init; } = [];
+    public IReadOnlyList<SequenceFeature> Sequences { get; init; } = [];
+    public IReadOnlyList<AttentionGroup> Groups { get; init; } = [];
+
+    /// <summary>Checks the schema; throws <see cref="SchemaException"/> naming the first bad feature.</summary>
+    public FeatureSchema Validate()
+    {
+        var tables = new Dictionary<string, EmbeddingTable>();
+        foreach (var t in Tables)
+        {
+            if (!tables.TryAdd(t.Name, t)) throw new SchemaException($"table '{t.Name}': defined twice");
+            if (t.Vocab < 2) throw new SchemaException($"table '{t.Name}': vocabulary must hold padding (0) and at least one id, got {t.Vocab}");
+            if (t.Dim < 1) throw new SchemaException($"table '{t.Name}': embedding dimension must be positive, got {t.Dim}");
+        }
+        var names = new HashSet<string>();
+        void Name(string n) { if (string.IsNullOrWhiteSpace(n) || !names.Add(n)) throw new SchemaException($"feature '{n}': duplicate or empty name"); }
+        foreach (var s in Sparse)
+        {
+            Name(s.Name);
+            if (!tables.ContainsKey(s.Table)) throw new SchemaException($"feature '{s.Name}': unknown embedding table '{s.Table}'");
+        }
+        foreach (var d in Dense) Name(d.Name);
+        foreach (var q in Sequences)
+        {
+            Name(q.Name);
+            if (!tables.ContainsKey(q.Table)) throw new SchemaException($"feature '{q.Name}': unknown embedding table '{q.Table}'");
+            if (q.MaxLength < 1) throw new SchemaException($"feature '{q.Name}': a sequence needs a maximum length ≥ 1, got {q.MaxLength}");
+        }
+        var groupNames = new HashSet<string>();
+        foreach (var g in Groups)
+        {
+            if (!groupNames.Add(g.Name)) throw new SchemaException($"attention group '{g.Name}': defined twice");
+            if (g.Pairs.Count == 0) throw new SchemaException($"attention group '{g.Name}': has no pairs");
+            foreach (var p in g.Pairs)
+            {
+                var target = Sparse.FirstOrDefault(s => s.Name == p.Target) ?? throw new SchemaException($"attention group '{g.Name}': target '{p.Target}' is not a sparse feature");
+                var hist = Sequences.FirstOrDefault(s => s.Name == p.History) ?? throw new SchemaException($"attention group '{g.Name}': history '{p.History}' is not a sequence feature");
+                if (tables[target.Table].Dim != tables[hist.Table].Dim)
+                    throw new SchemaException($"attention group '{g.Name}': '{p.Target}' has dimension {tables[target.Table].Dim} but '{p.History}' has {tables[hist.Table].Dim}");
+                if (p.NegativeHistory is { } neg)
+                {
+                    var n = Sequences.FirstOrDefault(s => s.Name == neg) ?? throw new SchemaException($"attention group '{g.Name}': negative history '{neg}' is not a sequence feature");
+                    if (tables[n.Table].Dim != tables[hist.Table].Dim)
+                        throw new SchemaException($"attention group '{g.Name}': '{neg}' has dimension {tables[n.Table].Dim} but '{p.History}' has {tables[hist.Table].Dim}");
+                }
+            }
+        }
+        return this;
+    }
+
+    public EmbeddingTable Table(string name) => Tables.FirstOrDefault(t => t.Name == name) ?? throw new SchemaException($"table '{name}': not defined");
+    public SparseFeature SparseFeature(string name) => Sparse.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"feature '{name}': not a sparse feature");
+    public SequenceFeature Sequence(string name) => Sequences.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"feature '{name}': not a sequence feature");
+
+    /// <summary>True when <paramref name="sequence"/> is used as a history or negative history of an attention group.</summary>
+    public bool IsAttended(string sequence) => Groups.Any(g => g.Pairs.Any(p => p.History == sequence || p.NegativeHistory == sequence));
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static FeatureSchema FromJson(string json) =>
+        (JsonSerializer.Deserialize<FeatureSchema>(json, Json) ?? throw new SchemaException("schema: empty JSON")).Validate();
+}

@@ -1,0 +1,38 @@
+using DeepInterest.Data.Schema;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Modules;
+
+namespace DeepInterest.Models.Networks;
+
+/// <summary>
+/// The papers' "Embedding &amp; MLP" baseline (DIN paper §4.2, Fig. 2 left): every feature is
+/// embedded, each behaviour sequence is sum-pooled over its real positions, everything is
+/// concatenated with the dense features and fed to an MLP with one logit output.
+/// </summary>
+public sealed class BaseModel : CtrModel
+{
+    private readonly FeatureEmbeddings _emb;
+    private readonly Mlp _mlp;
+    private readonly Linear _out;
+    private readonly List<Tensor> _parts = new();
+
+    public BaseModel(FeatureSchema schema, ModelOptions options) : base(schema, options)
+    {
+        var rng = new Rng(options.Seed);
+        _emb = RegisterModule("embeddings", new FeatureEmbeddings(schema, rng, options.EmbeddingInitStd));
+        int width = schema.Sparse.Sum(s => schema.Table(s.Table).Dim) + schema.Sequences.Sum(q => schema.Table(q.Table).Dim) + schema.Dense.Count;
+        _mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(options.MlpHidden, options.MlpActivation, options.MlpDropout, options.MlpBatchNorm), rng));
+        _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
+    }
+
+    public override Tensor Forward(ModelInput x)
+    {
+        _parts.Clear();
+        foreach (var s in Schema.Sparse) _parts.Add(_emb.Sparse(x, s.Name));                                         // [B, E]
+        foreach (var q in Schema.Sequences)
+            _parts.Add(F.MaskedPool(_emb.Sequence(x, q.Name), x.Sequence(q.Name).Mask, F.Pooling.Sum));              // [B, E]
+        foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));                                                 // [B, 1]
+        var h = _mlp.Forward(F.ConcatLast(_parts));
+        return F.Reshape(_out.Forward(h), new Shape(x.Count));                                                       // [B]
+    }
+}

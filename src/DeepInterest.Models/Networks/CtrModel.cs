@@ -1,0 +1,74 @@
+using DeepInterest.Data.Schema;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Modules;
+
+namespace DeepInterest.Models.Networks;
+
+/// <summary>The model families.</summary>
+public enum ModelKind { Base, Din }
+
+/// <summary>How DIN turns attention scores into pooling weights.</summary>
+public enum AttentionNormalization
+{
+    /// <summary>w = σ(score) at real positions (the "weight normalization off"; the seed tutorial).</summary>
+    Sigmoid,
+    /// <summary>w = softmax over real positions ("weight normalization on").</summary>
+    Softmax,
+    /// <summary>w = the raw score (the DIN authors' released code: no normalization at all).</summary>
+    None,
+}
+
+/// <summary>
+/// Hyperparameters shared by BaseModel and DIN (immutable; <see cref="Validate"/> names the bad field).
+/// </summary>
+public sealed record ModelOptions
+{
+    public ModelKind Kind { get; init; } = ModelKind.Din;
+    public int[] MlpHidden { get; init; } = [200, 80];
+    public Activation MlpActivation { get; init; } = Activation.PRelu;
+    public bool MlpBatchNorm { get; init; }
+    public float MlpDropout { get; init; }
+    public int[] AttentionHidden { get; init; } = [80, 40];
+    public Activation AttentionActivation { get; init; } = Activation.Dice;
+    public float AttentionDropout { get; init; }
+    public AttentionNormalization Normalization { get; init; } = AttentionNormalization.Sigmoid;
+    public float EmbeddingInitStd { get; init; } = 1e-2f;
+    public ulong Seed { get; init; } = 1024;
+
+    public ModelOptions Validate()
+    {
+        new MlpOptions(MlpHidden, MlpActivation, MlpDropout, MlpBatchNorm).Validate("model.mlp_hidden");
+        new MlpOptions(AttentionHidden, AttentionActivation, AttentionDropout).Validate("model.attention_hidden");
+        if (!(EmbeddingInitStd > 0)) throw new ArgumentException($"model.embedding_init_std must be positive, got {EmbeddingInitStd}.");
+        return this;
+    }
+}
+
+/// <summary>
+/// A CTR model: a module mapping a <see cref="ModelInput"/> to click logits [B], with a training
+/// loss (mean binary cross-entropy plus any auxiliary terms). Models never own an optimizer.
+/// </summary>
+public abstract class CtrModel : Module
+{
+    protected CtrModel(FeatureSchema schema, ModelOptions options)
+    {
+        Schema = schema.Validate();
+        Options = options.Validate();
+    }
+
+    public FeatureSchema Schema { get; }
+    public ModelOptions Options { get; }
+
+    /// <summary>Click logits [B].</summary>
+    public abstract Tensor Forward(ModelInput x);
+
+    /// <summary>The training objective for a batch.</summary>
+    public virtual Tensor Loss(ModelInput x) => F.BinaryCrossEntropyWithLogits(Forward(x), x.Labels);
+
+    /// <summary>Builds the model named by <see cref="ModelOptions.Kind"/>.</summary>
+    public static CtrModel Create(FeatureSchema schema, ModelOptions options) => options.Kind switch
+    {
+        ModelKind.Base => new BaseModel(schema, options),
+        _ => new Din(schema, options),
+    };
+}

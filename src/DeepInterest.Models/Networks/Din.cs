@@ -1,0 +1,83 @@
+using DeepInterest.Data.Schema;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Modules;
+
+namespace DeepInterest.Models.Networks;
+
+/// <summary>
+/// Deep Interest Network (Zhou et al., KDD 2018, Fig. 2 right). For each attention group the
+/// candidate's embeddings (item ‖ category) form the query q [B, E]; the behaviours' embeddings
+/// form the keys k [B, T, E]; the local activation unit scores every real behaviour against q,
+/// and the user interest is v = Σ_t w_t·k_t over real positions. Interests, the other embeddings
+/// (sequences outside groups are sum-pooled) and dense features feed the MLP → one logit.
+/// </summary>
+public sealed class Din : CtrModel
+{
+    private readonly FeatureEmbeddings _emb;
+    private readonly Dictionary<string, ActivationUnit> _attention = new();
+    private readonly Mlp _mlp;
+    private readonly Linear _out;
+    private readonly List<Tensor> _parts = new();
+    private readonly List<Tensor> _q = new(), _k = new();
+
+    public Din(FeatureSchema schema, ModelOptions options) : base(schema, options)
+    {
+        if (schema.Groups.Count == 0) throw new SchemaException("DIN needs at least one attention group (target ↔ history pairs) in the schema.");
+        var rng = new Rng(options.Seed);
+        _emb = RegisterModule("embeddings", new FeatureEmbeddings(schema, rng, options.EmbeddingInitStd));
+        var groups = RegisterModule("attention", new ModuleDictLike());
+        int width = schema.Sparse.Sum(s => schema.Table(s.Table).Dim) + schema.Dense.Count;
+        foreach (var q in schema.Sequences.Where(q => !schema.IsAttended(q.Name))) width += schema.Table(q.Table).Dim;
+        foreach (var g in schema.Groups)
+        {
+            int dim = g.Pairs.Sum(p => schema.Table(schema.SparseFeature(p.Target).Table).Dim);
+            _attention[g.Name] = groups.Add(g.Name, new ActivationUnit(dim,
+                new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout), rng));
+            width += dim;
+        }
+        _mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(options.MlpHidden, options.MlpActivation, options.MlpDropout, options.MlpBatchNorm), rng));
+        _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
+    }
+
+    /// <summary>The attention weights [B, T] of the last forward pass, per group (for explanations).</summary>
+    public Dictionary<string, Tensor> LastWeights { get; } = new();
+
+    public override Tensor Forward(ModelInput x)
+    {
+        _parts.Clear();
+        foreach (var s in Schema.Sparse) _parts.Add(_emb.Sparse(x, s.Name));                                         // [B, E]
+        foreach (var q in Schema.Sequences)
+            if (!Schema.IsAttended(q.Name))
+                _parts.Add(F.MaskedPool(_emb.Sequence(x, q.Name), x.Sequence(q.Name).Mask, F.Pooling.Sum));          // [B, E]
+        foreach (var g in Schema.Groups)
+        {
+            _q.Clear(); _k.Clear();
+            foreach (var p in g.Pairs)
+            {
+                _q.Add(_emb.Sparse(x, p.Target));                                                                  // [B, E_p]
+                _k.Add(_emb.Sequence(x, p.History));                                                               // [B, T, E_p]
+            }
+            var query = F.ConcatLast(_q);                                                                          // [B, E]
+            var keys = F.ConcatLast(_k);                                                                           // [B, T, E]
+            var mask = x.Sequence(g.Pairs[0].History).Mask;
+            var scores = _attention[g.Name].Forward(query, keys, mask);                                            // [B, T]
+            var weights = Options.Normalization switch
+            {
+                AttentionNormalization.Softmax => F.MaskedSoftmax(scores, mask),
+                AttentionNormalization.Sigmoid => F.MaskedSigmoid(scores, mask),
+                _ => scores,
+            };
+            LastWeights[g.Name] = weights;
+            _parts.Add(F.WeightedSum(weights, keys, mask));                                                        // [B, E]
+        }
+        foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));
+        var h = _mlp.Forward(F.ConcatLast(_parts));
+        return F.Reshape(_out.Forward(h), new Shape(x.Count));                                                     // [B]
+    }
+}
+
+/// <summary>Children registered under arbitrary names (group names), like nn.ModuleDict.</summary>
+public sealed class ModuleDictLike : Module
+{
+    public T Add<T>(string name, T module) where T : Module => RegisterModule(name, module);
+}

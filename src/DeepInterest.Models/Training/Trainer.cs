@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using DeepInterest.Data.Batches;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.IO;
+using DeepInterest.Engine.Optim;
+using DeepInterest.Models.Metrics;
+using DeepInterest.Models.Networks;
+
+namespace DeepInterest.Models.Training;
+
+/// <summary>The validation metric that selects the best epoch.</summary>
+public enum SelectMetric { Auc, Gauc, Logloss }
+
+/// <summary>Training hyperparameters (immutable; <see cref="Validate"/> names the bad field).</summary>
+public sealed record TrainOptions
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 256;
+    public float LearningRate { get; init; } = 1e-3f;
+    public float WeightDecay { get; init; }
+    public SparseMode EmbeddingUpdates { get; init; } = SparseMode.Lazy;
+    public SelectMetric Metric { get; init; } = SelectMetric.Auc;
+    public int Patience { get; init; } = 2;
+    public double MinDelta { get; init; } = 1e-4;
+    public ulong Seed { get; init; } = 1;
+    public int EvalBatchSize { get; init; } = 2048;
+
+    public TrainOptions Validate()
+    {
+        if (Epochs < 1) throw new ArgumentException($"train.epochs must be ≥ 1, got {Epochs}.");
+        if (BatchSize < 1) throw new ArgumentException($"train.batch_size must be ≥ 1, got {BatchSize}.");
+        if (!(LearningRate > 0)) throw new ArgumentException($"train.learning_rate must be positive, got {LearningRate}.");
+        if (!(WeightDecay >= 0)) throw new ArgumentException($"train.weight_decay must be ≥ 0, got {WeightDecay}.");
+        if (Patience < 0) throw new ArgumentException($"train.patience must be ≥ 0, got {Patience}.");
+        if (!(MinDelta >= 0)) throw new ArgumentException($"train.min_delta must be ≥ 0, got {MinDelta}.");
+        return this;
+    }
+}
+
+/// <summary>One row of the training history.</summary>
+public sealed record EpochResult(int Epoch, double TrainLoss, EvalMetrics Validation, float LearningRate, double Seconds, double SamplesPerSecond, bool Best);
+
+/// <summary>Receives progress; the CLI draws it, tests ignore it.</summary>
+public interface ITrainingProgress
+{
+    void OnStep(int epoch, int step, int stepsPerEpoch, double samplesPerSecond, double runningLoss);
+    void OnEpoch(EpochResult result);
+}
+
+/// <summary>Training stopped because the loss became NaN or infinite.</summary>
+public sealed class TrainingDivergedException(string message) : Exception(message);
+
+/// <summary>The outcome of <see cref="Trainer.Fit"/>.</summary>
+public sealed record TrainResult(IReadOnlyList<EpochResult> History, int BestEpoch, EvalMetrics BestValidation);
+
+/// <summary>
+/// Fits a <see cref="CtrModel"/> with Adam on a training set, evaluates on a validation set every
+/// epoch, keeps the best epoch's weights (by the chosen metric, with patience and min-delta) and
+/// restores them at the end. The optimizer belongs to the trainer, not the model.
+/// </summary>
+public sealed class Trainer(TrainOptions options)
+{
+    public TrainOptions Options { get; } = options.Validate();
+
+    public TrainResult Fit(CtrModel model, CtrDataset train, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null)
+    {
+        var o = Options;
+        var optimizer = new Adam(model.NamedParameters(), new AdamOptions(o.LearningRate, WeightDecay: o.WeightDecay, Sparse: o.EmbeddingUpdates));
+        var batches = new BatchIterator(train, o.BatchSize, shuffle: true, o.Seed);
+        var input = new ModelInput();
+        var history = new List<EpochResult>();
+        var best = Snapshot(model);
+        EvalMetrics? bestMetrics = null;
+        int bestEpoch = 0, sinceBest = 0;
+        for (int epoch = 1; epoch <= o.Epochs; epoch++)
+        {
+            model.Train();
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0;
+            int step = 0, seen = 0;
+            foreach (var batch in batches.Epoch())
+            {
+                float loss;
+                using (Arena.Begin())
+                {
+                    input.Load(train.Schema, batch);
+                    optimizer.ZeroGrad();
+                    var l = model.Loss(input);
+                    loss = l.Item();
+                    if (!float.IsFinite(loss))
+                    {
+                        Restore(model, best);
+                        if (checkpointDir is not null) SaveWeights(model, checkpointDir);
+                        throw new TrainingDivergedException($"training diverged: loss is {loss} at epoch {epoch}, step {step + 1}; the last good weights (epoch {bestEpoch}) were kept");
+                    }
+                    l.Backward();
+                    optimizer.Step();
+                }
+                lossSum += loss;
+                step++;
+                seen += batch.Count;
+                if (progress is not null && (step % 10 == 0 || step == batches.BatchesPerEpoch))
+                    progress.OnStep(epoch, step, batches.BatchesPerEpoch, seen / Math.Max(1e-9, sw.Elapsed.TotalSeconds), lossSum / step);
+            }
+            double trainSeconds = sw.Elapsed.TotalSeconds;
+            var metrics = Predictor.Evaluate(model, valid, o.EvalBatchSize);
+            double score = Score(metrics), bestScore = bestMetrics is null ? double.NegativeInfinity : Score(bestMetrics);
+            bool improved = bestMetrics is null || score > bestScore + o.MinDelta;
+            if (improved)
+            {
+                best = Snapshot(model);
+                bestMetrics = metrics;
+                bestEpoch = epoch;
+                sinceBest = 0;
+                if (checkpointDir is not null) SaveWeights(model, checkpointDir);
+            }
+            else sinceBest++;
+            var r = new EpochResult(epoch, lossSum / Math.Max(1, step), metrics, optimizer.LearningRate, sw.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), improved);
+            history.Add(r);
+            progress?.OnEpoch(r);
+            if (sinceBest > o.Patience) break;
+        }
+        Restore(model, best);
+        return new TrainResult(history, bestEpoch, bestMetrics!);
+    }
+
+    /// <summary>Higher is better for every metric (logloss is negated).</summary>
+    private double Score(EvalMetrics m) => Options.Metric switch
+    {
+        SelectMetric.Auc => m.Auc,
+        SelectMetric.Gauc => double.IsNaN(m.Gauc) ? m.Auc : m.Gauc,
+        _ => -m.LogLoss,
+    };
+
+    private static Dictionary<string, float[]> Snapshot(CtrModel model) =>
+        model.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
+
+    private static void Restore(CtrModel model, Dictionary<string, float[]> snap)
+    {
+        foreach (var (k, t) in model.StateDict()) snap[k].CopyTo(t.Span);
+    }
+
+    private static void SaveWeights(CtrModel model, string dir) =>
+        SafeTensors.Save(Path.Combine(dir, "weights.safetensors"), model.StateDict());
+
+    /// <summary>Writes history.csv (epoch, train_loss, val_auc, val_gauc, val_logloss, lr, seconds) atomically.</summary>
+    public static void WriteHistoryCsv(string path, IReadOnlyList<EpochResult> history)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var sb = new StringBuilder("epoch,train_loss,val_auc,val_gauc,val_logloss,lr,seconds,samples_per_second\n");
+        foreach (var r in history)
+            sb.AppendLine(string.Join(',', r.Epoch.ToString(inv), r.TrainLoss.ToString("R", inv), r.Validation.Auc.ToString("R", inv),
+                r.Validation.Gauc.ToString("R", inv), r.Validation.LogLoss.ToString("R", inv), r.LearningRate.ToString("R", inv),
+                r.Seconds.ToString("F3", inv), r.SamplesPerSecond.ToString("F0", inv)));
+        AtomicFile.WriteAllText(path, sb.ToString());
+    }
+}
+
+/// <summary>Scores datasets in evaluation mode without recording gradients.</summary>
+public static class Predictor
+{
+    /// <summary>Click probabilities for every row of <paramref name="data"/>, in order.</summary>
+    public static float[] Predict(CtrModel model, CtrDataset data, int batchSize = 2048)
+    {
+        bool wasTraining = model.Training;
+        model.Eval();
+        var probs = new float[data.Count];
+        var it = new BatchIterator(data, batchSize, shuffle: false, 0);
+        var input = new ModelInput();
+        int offset = 0;
+        using (Tape.NoGrad())
+        {
+            foreach (var batch in it.Epoch())
+            {
+                using var arena = Arena.Begin();
+                input.Load(data.Schema, batch);
+                var logits = model.Forward(input);
+                System.Numerics.Tensors.TensorPrimitives.Sigmoid(logits.Span, probs.AsSpan(offset, batch.Count));
+                offset += batch.Count;
+            }
+        }
+        model.Train(wasTraining);
+        return probs;
+    }
+
+    public static EvalMetrics Evaluate(CtrModel model, CtrDataset data, int batchSize = 2048)
+    {
+        var p = Predict(model, data, batchSize);
+        return EvalMetrics.Compute(p, data.Labels, data.UserIds);
+    }
+}
