@@ -1,0 +1,212 @@
+using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.Kernels;
+
+namespace DeepInterest.Engine;
+
+/// <summary>Which recurrent cell <see cref="F.Gru"/> runs.</summary>
+public enum GruKind
+{
+    /// <summary>PyTorch's GRU: h' = (1 − z)⊙n + z⊙h.</summary>
+    Gru,
+    /// <summary>DIEN's AGRU (§4.3): the attention score replaces the update gate, h' = (1 − a)·h + a·n.</summary>
+    Agru,
+    /// <summary>DIEN's AUGRU (§4.3): the attention scales the update gate, u' = a·u, h' = (1 − u')⊙h + u'⊙n.</summary>
+    Augru,
+}
+
+/// <summary>All hidden states [B, T, H] (zero at padded steps) and each row's last real state [B, H].</summary>
+public readonly record struct RnnResult(Tensor Outputs, Tensor Last);
+
+public static partial class F
+{
+    /// <summary>
+    /// A GRU layer over a padded batch x [B, T, I] with per-row lengths [B], with packed-sequence
+    /// semantics: row b runs steps 0 … len_b − 1, its state then stops changing, outputs after it
+    /// are zero and its last state is h at step len_b − 1 (h0 when len_b = 0).
+    /// Parameters in PyTorch's layout: W_ih [3H, I], W_hh [3H, H], biases [3H], gate blocks (r, z, n):
+    /// r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+    /// n = tanh(W_in x + b_in + r⊙(W_hn h + b_hn)).
+    /// Update-gate convention: with every kind, h' = (1 − g)⊙h + g⊙n where g is the weight on the
+    /// NEW candidate. PyTorch writes h' = (1 − z)⊙n + z⊙h (z weighs the old state), so for
+    /// <see cref="GruKind.Gru"/> g = 1 − z. The DIEN paper writes h_t = (1 − u_t)⊙h_{t−1} + u_t⊙h̃_t,
+    /// i.e. its u is our g. AGRU: g = a_t (the z block is unused). AUGRU: g = a_t·u_t with
+    /// u_t = σ(W_iz x + b_iz + W_hz h + b_hz) — the z block computes the paper's u (the weight on the
+    /// new state), as in the seed tutorial's and DeepCTR's AUGRU cells.
+    /// Attention scores [B, T] are required for AGRU/AUGRU and receive gradients.
+    /// </summary>
+    public static RnnResult Gru(Tensor x, IntTensor lengths, Tensor wIh, Tensor wHh, Tensor? bIh, Tensor? bHh,
+        Tensor? h0 = null, GruKind kind = GruKind.Gru, Tensor? scores = null)
+    {
+        if (x.Rank != 3) throw new ArgumentException($"Gru: x must be [B, T, I], got {x.Shape}.");
+        int b = x.Shape[0], t = x.Shape[1], inF = x.Shape[2], h = wHh.Rank == 2 ? wHh.Shape[1] : -1;
+        if (wHh.Rank != 2 || wHh.Shape[0] != 3 * h) throw new ArgumentException($"Gru: weight_hh must be [3H, H], got {wHh.Shape}.");
+        if (wIh.Rank != 2 || wIh.Shape[0] != 3 * h || wIh.Shape[1] != inF) throw new ArgumentException($"Gru: weight_ih must be [{3 * h}, {inF}], got {wIh.Shape}.");
+        if ((bIh is not null && bIh.Size != 3 * h) || (bHh is not null && bHh.Size != 3 * h)) throw new ArgumentException($"Gru: biases must be [{3 * h}].");
+        if (lengths.Size != b) throw new ArgumentException($"Gru: {lengths.Size} lengths for batch {b}.");
+        if (h0 is not null && (h0.Rank != 2 || h0.Shape[0] != b || h0.Shape[1] != h)) throw new ArgumentException($"Gru: h0 must be [{b}, {h}], got {h0.Shape}.");
+        if (kind != GruKind.Gru && (scores is null || scores.Shape != new Shape(b, t)))
+            throw new ArgumentException($"Gru: {kind} needs attention scores [{b}, {t}], got {scores?.Shape.ToString() ?? "none"}.");
+        var lens = lengths.Span;
+        foreach (var l in lens) if (l < 0 || l > t) throw new ArgumentException($"Gru: length {l} outside [0, {t}].");
+
+        int g3 = 3 * h;
+        var gi = Tensor.Empty(new Shape(b, t, g3));          // input projections, all steps: one GEMM
+        var gis = gi.Span;
+        if (bIh is not null) for (int r = 0; r < b * t; r++) bIh.Span.CopyTo(gis.Slice(r * g3, g3));
+        Gemm.Sgemm(false, true, b * t, g3, inF, 1f, x.Span, inF, wIh.Span, inF, bIh is null ? 0f : 1f, gis, g3);
+
+        var hs = Tensor.Empty(new Shape(t + 1, b, h));       // h before each step (time-major for the per-step GEMMs)
+        var gates = Tensor.Empty(new Shape(t, b, 4 * h));    // r, σ(pre_z), n, W_hn h + b_hn per step
+        var gh = Tensor.Empty(new Shape(b, g3));
+        var outputs = Tensor.ZerosTemp(new Shape(b, t, h));
+        var last = Tensor.Empty(new Shape(b, h));
+        var hss = hs.Span; var gts = gates.Span; var ghs = gh.Span; var outs = outputs.Span;
+        if (h0 is null) hss[..(b * h)].Clear(); else h0.Span.CopyTo(hss);
+        var a = scores is null ? default : scores.Span;
+        int maxLen = 0;
+        foreach (var l in lens) maxLen = Math.Max(maxLen, l);
+        for (int s = 0; s < t; s++)
+        {
+            var hPrev = hss.Slice(s * b * h, b * h);
+            var hNext = hss.Slice((s + 1) * b * h, b * h);
+            if (s >= maxLen) { hPrev.CopyTo(hNext); continue; }
+            if (bHh is not null) for (int r = 0; r < b; r++) bHh.Span.CopyTo(ghs.Slice(r * g3, g3));
+            Gemm.Sgemm(false, true, b, g3, h, 1f, hPrev, h, wHh.Span, h, bHh is null ? 0f : 1f, ghs, g3);
+            for (int r = 0; r < b; r++)
+            {
+                var hp = hPrev.Slice(r * h, h); var hn = hNext.Slice(r * h, h);
+                if (s >= lens[r]) { hp.CopyTo(hn); continue; }
+                var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(r * g3, g3);
+                var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
+                float ar = scores is null ? 0f : a[r * t + s];
+                for (int j = 0; j < h; j++)
+                {
+                    float rg = Sigmoid1(gir[j] + ghr[j]);
+                    float zg = Sigmoid1(gir[h + j] + ghr[h + j]);
+                    float hW = ghr[2 * h + j];
+                    float n = MathF.Tanh(gir[2 * h + j] + rg * hW);
+                    float g = kind switch { GruKind.Gru => 1f - zg, GruKind.Agru => ar, _ => ar * zg };
+                    float v = (1f - g) * hp[j] + g * n;
+                    hn[j] = v;
+                    outs[(r * t + s) * h + j] = v;
+                    gt[j] = rg; gt[h + j] = zg; gt[2 * h + j] = n; gt[3 * h + j] = hW;
+                }
+            }
+        }
+        hss.Slice(t * b * h, b * h).CopyTo(last.Span);      // a state stops changing after its length
+        if (Tape.ShouldRecord(x, wIh, wHh) || (bIh?.RequiresGrad ?? false) || (bHh?.RequiresGrad ?? false)
+            || (h0?.RequiresGrad ?? false) || (scores?.RequiresGrad ?? false))
+        {
+            if (!Tape.GradEnabled) return new RnnResult(outputs, last);
+            var node = GruNode.Rent();
+            node.X = x; node.Lengths = lengths; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
+            node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates;
+            node.DLast = Tensor.ZerosTemp(new Shape(b, h));
+            Tape.Record(node, outputs);
+            var ln = GruLastNode.Rent();
+            ln.Main = node;
+            Tape.Record(ln, last);
+        }
+        return new RnnResult(outputs, last);
+    }
+
+    private static float Sigmoid1(float v) => 1f / (1f + MathF.Exp(-v));
+
+    /// <summary>Routes the gradient of the last states into the GRU node (which runs after it in backward).</summary>
+    private sealed class GruLastNode : Node<GruLastNode>
+    {
+        public GruNode Main = null!;
+        protected override void Clear() { Main = null!; }
+
+        public override void Backward()
+        {
+            var d = Main.DLast.Span;
+            System.Numerics.Tensors.TensorPrimitives.Add(d, Output.Grad!.Span, d);
+            Main.Output.GradSpan();   // makes sure the main node runs even if only the last states are used
+        }
+    }
+
+    private sealed class GruNode : Node<GruNode>
+    {
+        public Tensor X = null!, WIh = null!, WHh = null!, Hs = null!, Gates = null!, DLast = null!;
+        public Tensor? BIh, BHh, H0, Scores;
+        public IntTensor Lengths = null!;
+        public GruKind Kind;
+        protected override void Clear() { X = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; }
+
+        // Backpropagation through time. With g the weight on the new candidate n:
+        // dn = dh'·g, dg = dh'·(n − h), dh ← dh'·(1 − g) + dGH·W_hh, where dGH = (dpre_r, dpre_z, dhn)
+        // and dhn = dpre_n·r. GRU: dpre_z = −dg·z(1−z); AGRU: da = Σ dg; AUGRU: da = Σ dg·u, dpre_z = dg·a·u(1−u).
+        public override void Backward()
+        {
+            int b = X.Shape[0], t = X.Shape[1], inF = X.Shape[2], h = WHh.Shape[1], g3 = 3 * h;
+            var lens = Lengths.Span;
+            var gOut = Output.Grad!.Span;
+            var dGI = Tensor.ZerosTemp(new Shape(b, t, g3));
+            var dGH = Tensor.Empty(new Shape(b, g3));
+            var dh = Tensor.Empty(new Shape(b, h));
+            var dhPrev = Tensor.Empty(new Shape(b, h));
+            var dgis = dGI.Span; var dghs = dGH.Span; var dhs = dh.Span; var dps = dhPrev.Span;
+            DLast.Span.CopyTo(dhs);
+            var hss = Hs.Span; var gts = Gates.Span;
+            var a = Scores is null ? default : Scores.Span;
+            Span<float> da = Scores is { RequiresGrad: true } ? Scores.GradSpan() : default;
+            Span<float> dWhh = WHh.RequiresGrad ? WHh.GradSpan() : default;
+            Span<float> dBhh = BHh is { RequiresGrad: true } ? BHh.GradSpan() : default;
+            for (int s = t - 1; s >= 0; s--)
+            {
+                bool any = false;
+                dghs.Clear();
+                for (int r = 0; r < b; r++)
+                {
+                    var dhr = dhs.Slice(r * h, h); var dpr = dps.Slice(r * h, h);
+                    if (s >= lens[r]) { dhr.CopyTo(dpr); continue; }
+                    any = true;
+                    var gOutRow = gOut.Slice((r * t + s) * h, h);
+                    var hp = hss.Slice((s * b + r) * h, h);
+                    var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
+                    var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(r * g3, g3);
+                    float ar = Scores is null ? 0f : a[r * t + s], daSum = 0f;
+                    for (int j = 0; j < h; j++)
+                    {
+                        float d = dhr[j] + gOutRow[j];
+                        float rg = gt[j], zg = gt[h + j], n = gt[2 * h + j], hW = gt[3 * h + j];
+                        float g = Kind switch { GruKind.Gru => 1f - zg, GruKind.Agru => ar, _ => ar * zg };
+                        float dn = d * g, dg = d * (n - hp[j]);
+                        float dpreN = dn * (1f - n * n);
+                        float dpreR = dpreN * hW * rg * (1f - rg);
+                        float dpreZ = Kind switch
+                        {
+                            GruKind.Gru => -dg * zg * (1f - zg),
+                            GruKind.Augru => dg * ar * zg * (1f - zg),
+                            _ => 0f,
+                        };
+                        if (Kind == GruKind.Agru) daSum += dg;
+                        else if (Kind == GruKind.Augru) daSum += dg * zg;
+                        dgi[j] = dpreR; dgi[h + j] = dpreZ; dgi[2 * h + j] = dpreN;
+                        dgh[j] = dpreR; dgh[h + j] = dpreZ; dgh[2 * h + j] = dpreN * rg;
+                        dpr[j] = d * (1f - g);
+                    }
+                    if (!da.IsEmpty) da[r * t + s] += daSum;
+                }
+                if (any)
+                {
+                    var hPrevAll = hss.Slice(s * b * h, b * h);
+                    Gemm.Sgemm(false, false, b, h, g3, 1f, dghs, g3, WHh.Span, h, 1f, dps, h);            // dh += dGH·W_hh
+                    if (!dWhh.IsEmpty) Gemm.Sgemm(true, false, g3, h, b, 1f, dghs, g3, hPrevAll, h, 1f, dWhh, h);  // dW_hh += dGHᵀ·h
+                    if (!dBhh.IsEmpty) Simd.ColumnSumAdd(dghs, b, g3, dBhh);
+                }
+                (dh, dhPrev) = (dhPrev, dh);
+                dhs = dh.Span; dps = dhPrev.Span;
+            }
+            if (H0 is { RequiresGrad: true })
+            {
+                var g0 = H0.GradSpan();
+                System.Numerics.Tensors.TensorPrimitives.Add(g0, dhs, g0);
+            }
+            if (X.RequiresGrad) Gemm.Sgemm(false, false, b * t, inF, g3, 1f, dgis, g3, WIh.Span, inF, 1f, X.GradSpan(), inF);
+            if (WIh.RequiresGrad) Gemm.Sgemm(true, false, g3, inF, b * t, 1f, dgis, g3, X.Span, inF, 1f, WIh.GradSpan(), inF);
+            if (BIh is { RequiresGrad: true }) Simd.ColumnSumAdd(dgis, b * t, g3, BIh.GradSpan());
+        }
+    }
+}

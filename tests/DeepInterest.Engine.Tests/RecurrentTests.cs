@@ -1,0 +1,73 @@
+using DeepInterest.Engine;
+using DeepInterest.Engine.Modules;
+
+namespace DeepInterest.Engine.Tests;
+
+public class RecurrentTests
+{
+    private readonly Rng _rng = new(21);
+
+    private static Tensor Both(RnnResult r) =>
+        F.ConcatLast(F.Reshape(r.Outputs, new Shape(r.Outputs.Shape[0], r.Outputs.Shape[1] * r.Outputs.Shape[2])), r.Last);
+
+    [Theory]
+    [InlineData(GruKind.Gru)]
+    [InlineData(GruKind.Agru)]
+    [InlineData(GruKind.Augru)]
+    public void GradientsWithRaggedLengths(GruKind kind)
+    {
+        int b = 4, t = 4, i = 3, h = 3;
+        var lengths = new IntTensor([3, 1, 0, 4]);
+        var x = GradCheck.Rand(_rng, new Shape(b, t, i));
+        var wih = GradCheck.Rand(_rng, new Shape(3 * h, i));
+        var whh = GradCheck.Rand(_rng, new Shape(3 * h, h));
+        var bih = GradCheck.Rand(_rng, new Shape(3 * h));
+        var bhh = GradCheck.Rand(_rng, new Shape(3 * h));
+        var h0 = GradCheck.Rand(_rng, new Shape(b, h));
+        var a = GradCheck.Rand(_rng, new Shape(b, t), 0.05f, 0.95f);
+        GradCheck.Check(p => Both(F.Gru(p[0], lengths, p[1], p[2], p[3], p[4], p[5], kind, kind == GruKind.Gru ? null : p[6])),
+            [x, wih, whh, bih, bhh, h0, a], what: kind.ToString());
+    }
+
+    [Fact]
+    public void StateStopsAfterLengthAndPaddingIsIgnored()
+    {
+        var gru = new Gru(3, 4, new Rng(2));
+        var lengths = new IntTensor([2, 5, 0]);
+        var x = GradCheck.Rand(_rng, new Shape(3, 5, 3));
+        var r1 = gru.Forward(x, lengths);
+        var outs = r1.Outputs.ToArray();
+        Assert.Equal(outs.AsSpan((0 * 5 + 1) * 4, 4).ToArray(), r1.Last.ToArray()[0..4]);   // last = state at len − 1
+        Assert.All(outs.AsSpan((0 * 5 + 2) * 4, 12).ToArray(), v => Assert.Equal(0f, v));   // zero after the length
+        Assert.Equal(new float[4], r1.Last.ToArray()[8..12]);                                 // length 0 → h0 = 0
+        for (int s = 2; s < 5; s++) x.Span.Slice((0 * 5 + s) * 3, 3).Fill(9f);
+        x.Span.Slice(2 * 5 * 3, 15).Fill(-4f);
+        var r2 = gru.Forward(x, lengths);
+        Assert.Equal(r1.Outputs.ToArray(), r2.Outputs.ToArray());
+        Assert.Equal(r1.Last.ToArray(), r2.Last.ToArray());
+        Assert.Equal(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"], gru.StateDict().Select(kv => kv.Key));
+    }
+
+    [Theory]
+    [InlineData("gru")]
+    [InlineData("agru")]
+    [InlineData("augru")]
+    public void MatchesPyTorch(string kind)
+    {
+        var f = new Fixture("rnn_gru.safetensors");
+        var x = f.Param("x");
+        var ps = new[] { "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0" }.Select(n => f.Param("gru." + n)).ToArray();
+        var lengths = new IntTensor(f.Ints("lengths"));
+        Tensor? scores = kind == "gru" ? null : f.Param(kind + ".scores");
+        var gk = kind switch { "gru" => GruKind.Gru, "agru" => GruKind.Agru, _ => GruKind.Augru };
+        var r = F.Gru(x, lengths, ps[0], ps[1], ps[2], ps[3], null, gk, scores);
+        Close.Equal(f[kind + ".out"], r.Outputs, what: "outputs");
+        Close.Equal(f[kind + ".last"], r.Last, what: "last");
+        F.Add(F.Sum(F.Mul(r.Outputs, f["w_out"])), F.Sum(F.Mul(r.Last, f["w_last"]))).Backward();
+        Close.Equal(f[kind + ".x.grad"], x.Grad!, rtol: 2e-5, what: "x.grad");
+        string[] names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"];
+        for (int i = 0; i < 4; i++)
+            Close.Equal(f[$"{kind}.{names[i]}.grad"], ps[i].Grad!, rtol: 2e-5, atol: 2e-6, what: names[i] + ".grad");
+        if (scores is not null) Close.Equal(f[kind + ".scores.grad"], scores.Grad!, rtol: 2e-5, what: "scores.grad");
+    }
+}
