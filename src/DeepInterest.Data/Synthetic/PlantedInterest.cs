@@ -5,7 +5,7 @@ namespace DeepInterest.Data.Synthetic;
 
 /// <summary>Sizes of the <see cref="PlantedInterest"/> generator.</summary>
 public sealed record PlantedInterestOptions(int Samples = 40_000, int Users = 20_000, int Items = 5_000, int Categories = 100,
-    int InterestsPerUser = 4, int MinHistory = 5, int MaxHistory = 40, float LabelNoise = 0.05f, int EmbeddingDim = 16, ulong Seed = 7)
+    int InterestsPerUser = 4, int MinHistory = 5, int MaxHistory = 40, float LabelNoise = 0.05f, int EmbeddingDim = 16, ulong Seed = 7, bool NegativeHistory = false)
 {
     public PlantedInterestOptions Validate()
     {
@@ -23,7 +23,8 @@ public sealed record PlantedInterestOptions(int Samples = 40_000, int Users = 20
 /// one of the user's interests (with some label noise). Users are many and appear rarely, so an id
 /// embedding cannot memorize them: a model must match the candidate against the history. Sum
 /// pooling blurs several interests into one vector; DIN's attention can pick out the matching one.
-/// Features: user, item, cate (targets) and hist_item, hist_cate (histories sharing the item/cate tables).
+/// Features: user, item, cate (targets) and hist_item, hist_cate (histories sharing the item/cate tables),
+/// plus neg_hist_item, neg_hist_cate with <see cref="PlantedInterestOptions.NegativeHistory"/> (DIEN).
 /// </summary>
 public static class PlantedInterest
 {
@@ -31,8 +32,12 @@ public static class PlantedInterest
     {
         Tables = [new("user", o.Users + 1, o.EmbeddingDim), new("item", o.Items + 1, o.EmbeddingDim), new("cate", o.Categories + 1, o.EmbeddingDim)],
         Sparse = [new("user", "user"), new("item", "item"), new("cate", "cate")],
-        Sequences = [new("hist_item", "item", o.MaxHistory), new("hist_cate", "cate", o.MaxHistory)],
-        Groups = [new("behaviour", [new AttentionPair("item", "hist_item"), new AttentionPair("cate", "hist_cate")])],
+        Sequences = o.NegativeHistory
+            ? [new("hist_item", "item", o.MaxHistory), new("hist_cate", "cate", o.MaxHistory), new("neg_hist_item", "item", o.MaxHistory), new("neg_hist_cate", "cate", o.MaxHistory)]
+            : [new("hist_item", "item", o.MaxHistory), new("hist_cate", "cate", o.MaxHistory)],
+        Groups = o.NegativeHistory
+            ? [new("behaviour", [new AttentionPair("item", "hist_item", "neg_hist_item"), new AttentionPair("cate", "hist_cate", "neg_hist_cate")])]
+            : [new("behaviour", [new AttentionPair("item", "hist_item"), new AttentionPair("cate", "hist_cate")])],
     }.Validate();
 
     /// <summary>Generates <see cref="PlantedInterestOptions.Samples"/> samples, half clicked before noise.</summary>
@@ -65,6 +70,19 @@ public static class PlantedInterest
                 hc.Ids[r * o.MaxHistory + t] = CategoryOf(item);
             }
             hi.Lengths[r] = hc.Lengths[r] = len;
+            if (o.NegativeHistory)
+            {
+                // One negative per behaviour: a uniformly drawn item other than the clicked one (DIEN §4.2).
+                var ni = d.Sequences["neg_hist_item"]; var nc = d.Sequences["neg_hist_cate"];
+                for (int t = 0; t < len; t++)
+                {
+                    int item;
+                    do item = 1 + rng.Next(o.Items); while (item == hi.Ids[r * o.MaxHistory + t]);
+                    ni.Ids[r * o.MaxHistory + t] = item;
+                    nc.Ids[r * o.MaxHistory + t] = CategoryOf(item);
+                }
+                ni.Lengths[r] = nc.Lengths[r] = len;
+            }
             bool positive = rng.Next(2) == 0;
             int cat;
             if (positive) cat = interests[rng.Next(interests.Length)];

@@ -118,3 +118,43 @@ public static partial class F
         }
     }
 }
+
+public static partial class F
+{
+    /// <summary>Steps [start, start + length) of x [B, T, E] → [B, length, E]; backward scatters into those steps.</summary>
+    public static Tensor SliceSteps(Tensor x, int start, int length)
+    {
+        if (x.Rank != 3 || start < 0 || length < 0 || start + length > x.Shape[1])
+            throw new ArgumentException($"SliceSteps: steps [{start}, {start + length}) are outside {x.Shape}.");
+        int b = x.Shape[0], t = x.Shape[1], e = x.Shape[2];
+        var y = Tensor.Empty(new Shape(b, length, e));
+        var xs = x.Span; var ys = y.Span;
+        for (int i = 0; i < b; i++) xs.Slice((i * t + start) * e, length * e).CopyTo(ys.Slice(i * length * e, length * e));
+        if (Tape.ShouldRecord(x))
+        {
+            var n = SliceStepsNode.Rent();
+            n.X = x; n.Start = start;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class SliceStepsNode : Node<SliceStepsNode>
+    {
+        public Tensor X = null!;
+        public int Start;
+        protected override void Clear() { X = null!; }
+
+        public override void Backward()
+        {
+            if (!X.RequiresGrad) return;
+            int b = X.Shape[0], t = X.Shape[1], e = X.Shape[2], len = Output.Shape[1];
+            var gx = X.GradSpan(); var gy = Output.Grad!.Span;
+            for (int i = 0; i < b; i++)
+            {
+                var d = gx.Slice((i * t + Start) * e, len * e);
+                System.Numerics.Tensors.TensorPrimitives.Add(d, gy.Slice(i * len * e, len * e), d);
+            }
+        }
+    }
+}

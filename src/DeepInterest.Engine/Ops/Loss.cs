@@ -91,3 +91,54 @@ public static partial class F
         }
     }
 }
+
+public static partial class F
+{
+    /// <summary>
+    /// Binary cross-entropy on logits [B, T] averaged over the real positions of mask [B, T] only
+    /// (padded positions add nothing and get no gradient); 0 when no position is real.
+    /// Used for DIEN's auxiliary loss.
+    /// </summary>
+    public static Tensor MaskedBinaryCrossEntropyWithLogits(Tensor logits, float target, Mask mask)
+    {
+        if (logits.Rank != 2) throw new ArgumentException($"MaskedBinaryCrossEntropyWithLogits: logits must be [B, T], got {logits.Shape}.");
+        CheckMask(mask, logits.Shape[0], logits.Shape[1], "MaskedBinaryCrossEntropyWithLogits");
+        var x = logits.Span; var m = mask.Values;
+        double s = 0;
+        int n = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (!m[i]) continue;
+            double xi = x[i];
+            s += Math.Max(xi, 0) - xi * target + Math.Log(1 + Math.Exp(-Math.Abs(xi)));
+            n++;
+        }
+        var y = Tensor.Empty(Shape.Scalar);
+        y.Span[0] = n == 0 ? 0f : (float)(s / n);
+        if (Tape.ShouldRecord(logits))
+        {
+            var node = MaskedBceNode.Rent();
+            node.X = logits; node.Target = target; node.M = mask; node.Count = n;
+            Tape.Record(node, y);
+        }
+        return y;
+    }
+
+    private sealed class MaskedBceNode : Node<MaskedBceNode>
+    {
+        public Tensor X = null!;
+        public Mask M = null!;
+        public float Target;
+        public int Count;
+        protected override void Clear() { X = null!; M = null!; }
+
+        public override void Backward()
+        {
+            if (!X.RequiresGrad || Count == 0) return;
+            var x = X.Span; var m = M.Values; var g = X.GradSpan();
+            float scale = Output.Grad!.Span[0] / Count;
+            for (int i = 0; i < x.Length; i++)
+                if (m[i]) g[i] += scale * (1f / (1f + MathF.Exp(-x[i])) - Target);
+        }
+    }
+}

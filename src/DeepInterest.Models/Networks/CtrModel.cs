@@ -5,7 +5,10 @@ using DeepInterest.Engine.Modules;
 namespace DeepInterest.Models.Networks;
 
 /// <summary>The model families.</summary>
-public enum ModelKind { Base, Din }
+public enum ModelKind { Base, Din, Dien }
+
+/// <summary>DIEN's interest evolution layer (paper §4.3).</summary>
+public enum EvolutionKind { GruAttention, Aigru, Agru, Augru }
 
 /// <summary>How DIN turns attention scores into pooling weights.</summary>
 public enum AttentionNormalization
@@ -34,11 +37,19 @@ public sealed record ModelOptions
     public AttentionNormalization Normalization { get; init; } = AttentionNormalization.Sigmoid;
     public float EmbeddingInitStd { get; init; } = 1e-2f;
     public ulong Seed { get; init; } = 1024;
+    /// <summary>DIEN: how interests evolve toward the candidate.</summary>
+    public EvolutionKind Evolution { get; init; } = EvolutionKind.Augru;
+    /// <summary>DIEN: weight α of the auxiliary loss (0 turns it off).</summary>
+    public float AuxLossWeight { get; init; } = 1f;
+    /// <summary>DIEN: hidden sizes of the auxiliary network.</summary>
+    public int[] AuxHidden { get; init; } = [100, 50];
 
     public ModelOptions Validate()
     {
         new MlpOptions(MlpHidden, MlpActivation, MlpDropout, MlpBatchNorm).Validate("model.mlp_hidden");
         new MlpOptions(AttentionHidden, AttentionActivation, AttentionDropout).Validate("model.attention_hidden");
+        new MlpOptions(AuxHidden, Activation.Sigmoid).Validate("model.aux_hidden");
+        if (!(AuxLossWeight >= 0)) throw new ArgumentException($"model.aux_loss_weight must be ≥ 0, got {AuxLossWeight}.");
         if (!(EmbeddingInitStd > 0)) throw new ArgumentException($"model.embedding_init_std must be positive, got {EmbeddingInitStd}.");
         return this;
     }
@@ -69,6 +80,7 @@ public abstract class CtrModel : Module
     public static CtrModel Create(FeatureSchema schema, ModelOptions options) => options.Kind switch
     {
         ModelKind.Base => new BaseModel(schema, options),
+        ModelKind.Dien => new Dien(schema, options),
         _ => new Din(schema, options),
     };
 }

@@ -11,7 +11,7 @@ namespace DeepInterest.Models.Networks;
 public sealed class ModelInput
 {
     private readonly Dictionary<string, IntTensor> _sparse = new();
-    private readonly Dictionary<string, (IntTensor Ids, Mask Mask, int[] Lengths)> _seq = new();
+    private readonly Dictionary<string, (IntTensor Ids, Mask Mask, IntTensor Lengths)> _seq = new();
     private readonly Dictionary<string, Tensor> _dense = new();
 
     public int Count { get; private set; }
@@ -20,7 +20,7 @@ public sealed class ModelInput
     public Tensor Labels { get; private set; } = null!;
 
     public IntTensor Sparse(string name) => _sparse[name];
-    public (IntTensor Ids, Mask Mask, int[] Lengths) Sequence(string name) => _seq[name];
+    public (IntTensor Ids, Mask Mask, IntTensor Lengths) Sequence(string name) => _seq[name];
     public Tensor Dense(string name) => _dense[name];
 
     /// <summary>Wraps <paramref name="batch"/>'s buffers (no copy for ids) for the current step.</summary>
@@ -35,10 +35,10 @@ public sealed class ModelInput
         foreach (var q in schema.Sequences)
         {
             var (ids, lengths, steps) = batch.Sequence(q.Name);
-            if (!_seq.TryGetValue(q.Name, out var e)) _seq[q.Name] = e = (new IntTensor([0], new Shape(1)), Mask.FromLengths([], 1), lengths);
+            if (!_seq.TryGetValue(q.Name, out var e)) _seq[q.Name] = e = (new IntTensor([0], new Shape(1)), Mask.FromLengths([], 1), new IntTensor([0], new Shape(1)));
             e.Ids.Reset(ids, new Shape(b, steps));
+            e.Lengths.Reset(lengths, new Shape(b));
             e.Mask.SetFromLengths(lengths.AsSpan(0, b), steps);
-            _seq[q.Name] = (e.Ids, e.Mask, lengths);
         }
         foreach (var d in schema.Dense)
         {

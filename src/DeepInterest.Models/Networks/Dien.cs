@@ -1,0 +1,142 @@
+using DeepInterest.Data.Schema;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Modules;
+
+namespace DeepInterest.Models.Networks;
+
+/// <summary>
+/// Deep Interest Evolution Network (Zhou et al., AAAI 2019, Fig. 1). Per attention group:
+/// an interest extractor GRU turns behaviours e_t into interest states h_t (§4.2), trained with
+/// the auxiliary loss that asks h_t to tell the next clicked behaviour e_{t+1} from a sampled
+/// negative e'_{t+1}; an interest evolving layer (§4.3) combines the states with their attention
+/// to the candidate — GRU then attention pooling, AIGRU (attention-scaled inputs), AGRU or AUGRU —
+/// and its last real state joins the other features in the MLP. Loss = BCE + α·L_aux.
+/// </summary>
+public sealed class Dien : CtrModel
+{
+    private readonly FeatureEmbeddings _emb;
+    private readonly Dictionary<string, (Gru Extractor, ActivationUnit Attention, Gru Evolution, Mlp? AuxMlp, Linear? AuxOut)> _groups = new();
+    private readonly Mlp _mlp;
+    private readonly Linear _out;
+    private readonly List<Tensor> _parts = new(), _q = new(), _k = new(), _n = new();
+    private readonly Mask _auxMask = Mask.FromLengths([], 1);
+    private int[] _auxLengths = [];
+    private Tensor? _auxLoss;
+
+    public Dien(FeatureSchema schema, ModelOptions options) : base(schema, options)
+    {
+        if (schema.Groups.Count == 0) throw new SchemaException("DIEN needs at least one attention group (target ↔ history pairs) in the schema.");
+        if (options.AuxLossWeight > 0)
+            foreach (var g in schema.Groups)
+                foreach (var p in g.Pairs)
+                    if (p.NegativeHistory is null)
+                        throw new SchemaException($"attention group '{g.Name}': DIEN's auxiliary loss needs a negative history for '{p.History}' (or set model.aux_loss_weight: 0)");
+        var rng = new Rng(options.Seed);
+        _emb = RegisterModule("embeddings", new FeatureEmbeddings(schema, rng, options.EmbeddingInitStd));
+        var groups = RegisterModule("interest", new ModuleDictLike());
+        int width = schema.Sparse.Sum(s => schema.Table(s.Table).Dim) + schema.Dense.Count;
+        foreach (var q in schema.Sequences.Where(q => !schema.IsAttended(q.Name))) width += schema.Table(q.Table).Dim;
+        foreach (var g in schema.Groups)
+        {
+            int dim = g.Pairs.Sum(p => schema.Table(schema.SparseFeature(p.Target).Table).Dim);
+            var m = groups.Add(g.Name, new ModuleDictLike());
+            var extractor = m.Add("extractor", new Gru(dim, dim, rng));
+            var attention = m.Add("attention", new ActivationUnit(dim, new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout), rng));
+            var kind = options.Evolution switch { EvolutionKind.Agru => GruKind.Agru, EvolutionKind.Augru => GruKind.Augru, _ => GruKind.Gru };
+            var evolution = m.Add("evolution", new Gru(dim, dim, rng, kind));
+            Mlp? auxMlp = null; Linear? auxOut = null;
+            if (options.AuxLossWeight > 0)
+            {
+                auxMlp = m.Add("aux_mlp", new Mlp(2 * dim, new MlpOptions(options.AuxHidden, Activation.Sigmoid), rng));
+                auxOut = m.Add("aux_out", new Linear(auxMlp.OutFeatures, 1, rng));
+            }
+            _groups[g.Name] = (extractor, attention, evolution, auxMlp, auxOut);
+            width += dim;
+        }
+        _mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(options.MlpHidden, options.MlpActivation, options.MlpDropout, options.MlpBatchNorm), rng));
+        _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
+    }
+
+    /// <summary>The attention weights [B, T] of the last forward pass, per group (for explanations).</summary>
+    public Dictionary<string, Tensor> LastWeights { get; } = new();
+
+    public override Tensor Forward(ModelInput x) => Run(x, withAux: false);
+
+    public override Tensor Loss(ModelInput x)
+    {
+        var loss = F.BinaryCrossEntropyWithLogits(Run(x, withAux: Options.AuxLossWeight > 0), x.Labels);
+        return _auxLoss is null ? loss : F.Add(loss, F.MulScalar(_auxLoss, Options.AuxLossWeight));
+    }
+
+    private Tensor Run(ModelInput x, bool withAux)
+    {
+        _parts.Clear();
+        _auxLoss = null;
+        foreach (var s in Schema.Sparse) _parts.Add(_emb.Sparse(x, s.Name));                                         // [B, E]
+        foreach (var q in Schema.Sequences)
+            if (!Schema.IsAttended(q.Name))
+                _parts.Add(F.MaskedPool(_emb.Sequence(x, q.Name), x.Sequence(q.Name).Mask, F.Pooling.Sum));
+        foreach (var g in Schema.Groups)
+        {
+            var (extractor, attention, evolution, auxMlp, auxOut) = _groups[g.Name];
+            _q.Clear(); _k.Clear(); _n.Clear();
+            foreach (var p in g.Pairs)
+            {
+                _q.Add(_emb.Sparse(x, p.Target));
+                _k.Add(_emb.Sequence(x, p.History));
+                if (withAux) _n.Add(_emb.Sequence(x, p.NegativeHistory!));
+            }
+            var query = F.ConcatLast(_q);                                                                          // [B, E]
+            var keys = F.ConcatLast(_k);                                                                           // [B, T, E]
+            var (_, mask, lengths) = x.Sequence(g.Pairs[0].History);
+            var interests = extractor.Forward(keys, lengths).Outputs;                                              // [B, T, E]
+            if (withAux) AddAuxLoss(interests, keys, F.ConcatLast(_n), lengths, auxMlp!, auxOut!);
+            Tensor final;
+            if (Options.Evolution == EvolutionKind.GruAttention)
+            {
+                var evolved = evolution.Forward(interests, lengths).Outputs;                                       // [B, T, E]
+                var w = Normalize(attention.Forward(query, evolved, mask), mask);
+                LastWeights[g.Name] = w;
+                final = F.WeightedSum(w, evolved, mask);
+            }
+            else
+            {
+                var w = Normalize(attention.Forward(query, interests, mask), mask);                               // [B, T]
+                LastWeights[g.Name] = w;
+                final = Options.Evolution == EvolutionKind.Aigru
+                    ? evolution.Forward(F.Mul(interests, F.Reshape(w, w.Shape.Append(1))), lengths).Last
+                    : evolution.Forward(interests, lengths, w).Last;                                                // [B, E]
+            }
+            _parts.Add(final);
+        }
+        foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));
+        var h = _mlp.Forward(F.ConcatLast(_parts));
+        return F.Reshape(_out.Forward(h), new Shape(x.Count));
+    }
+
+    private Tensor Normalize(Tensor scores, Mask mask) => Options.Normalization switch
+    {
+        AttentionNormalization.Softmax => F.MaskedSoftmax(scores, mask),
+        AttentionNormalization.Sigmoid => F.MaskedSigmoid(scores, mask),
+        _ => scores,
+    };
+
+    /// <summary>
+    /// L_aux (paper eq. 6): h_t should score the clicked e_{t+1} high and the negative e'_{t+1} low,
+    /// for t = 0 … len − 2 (real pairs only); the mean over both kinds of pairs.
+    /// </summary>
+    private void AddAuxLoss(Tensor interests, Tensor keys, Tensor negKeys, IntTensor lengths, Mlp auxMlp, Linear auxOut)
+    {
+        int b = keys.Shape[0], t = keys.Shape[1];
+        if (t < 2) return;
+        if (_auxLengths.Length < b) _auxLengths = new int[b];
+        var lens = lengths.Span;
+        for (int i = 0; i < b; i++) _auxLengths[i] = Math.Max(0, lens[i] - 1);
+        _auxMask.SetFromLengths(_auxLengths.AsSpan(0, b), t - 1);
+        var states = F.SliceSteps(interests, 0, t - 1);                                                           // [B, T−1, E]
+        Tensor Logits(Tensor next) => F.Reshape(auxOut.Forward(auxMlp.Forward(F.ConcatLast(states, next))), new Shape(b, t - 1));
+        var pos = F.MaskedBinaryCrossEntropyWithLogits(Logits(F.SliceSteps(keys, 1, t - 1)), 1f, _auxMask);
+        var neg = F.MaskedBinaryCrossEntropyWithLogits(Logits(F.SliceSteps(negKeys, 1, t - 1)), 0f, _auxMask);
+        _auxLoss = F.MulScalar(F.Add(pos, neg), 0.5f);
+    }
+}
