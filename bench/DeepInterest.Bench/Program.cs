@@ -1,10 +1,276 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using DeepInterest.Data.Batches;
+using DeepInterest.Data.Schema;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.Kernels;
+using DeepInterest.Engine.Modules;
+using DeepInterest.Engine.Optim;
+using DeepInterest.Models.Networks;
+
 namespace DeepInterest.Bench;
 
+/// <summary>
+/// Throughput benchmarks. <c>gemm</c>: GFLOP/s on the models' shapes. <c>train|infer|latency WORKLOAD [--batch N]</c>:
+/// the workloads of ../shared/bench/pytorch (amazon-din, amazon-dien) on the same synthetic
+/// distribution. <c>--json</c> prints one JSON object per result; <c>--seconds S</c> sets the timed span.
+/// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
-        Console.Error.WriteLine("bench: workloads are being built.");
-        return 1;
+        if (args.Length == 0) { Console.Error.WriteLine("usage: bench gemm | train|infer|latency amazon-din|amazon-dien [--batch N] [--seconds S] [--json]"); return 2; }
+        bool json = args.Contains("--json");
+        double seconds = Arg(args, "--seconds", 20.0);
+        try
+        {
+            switch (args[0])
+            {
+                case "gemm": GemmBench(json); return 0;
+                case "train": Emit(Workloads.Train(args[1], (int)Arg(args, "--batch", 256), seconds), json); return 0;
+                case "infer": Emit(Workloads.Infer(args[1], seconds), json); return 0;
+                case "latency": Emit(Workloads.Latency(args[1], seconds), json); return 0;
+                default: Console.Error.WriteLine($"bench: unknown workload '{args[0]}'"); return 2;
+            }
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException)
+        {
+            Console.Error.WriteLine($"bench: {e.Message}");
+            return 2;
+        }
+    }
+
+    private static double Arg(string[] a, string name, double def)
+    {
+        int i = Array.IndexOf(a, name);
+        return i >= 0 && i + 1 < a.Length ? double.Parse(a[i + 1], CultureInfo.InvariantCulture) : def;
+    }
+
+    private static void Emit(Dictionary<string, object> r, bool json)
+    {
+        if (json) Console.WriteLine(JsonSerializer.Serialize(r));
+        else foreach (var (k, v) in r) Console.WriteLine($"{k,-28} {(v is double d ? d.ToString("G5", CultureInfo.InvariantCulture) : v)}");
+    }
+
+    private static void GemmBench(bool json)
+    {
+        // (name, transA, transB, m, n, k): the attention MLP's first layer forward (x·Wᵀ), its backward
+        // forms, the main MLP and a square reference.
+        var shapes = new (string, bool, bool, int, int, int)[]
+        {
+            ("att1 fwd x·Wᵀ [12800,144]x[80,144]ᵀ", false, true, 12800, 80, 144),
+            ("att1 bwd gy·W [12800,80]x[80,144]", false, false, 12800, 144, 80),
+            ("att1 bwd gyᵀ·x [80,12800]x[12800,144]", true, false, 80, 144, 12800),
+            ("att2 fwd [12800,80]x[40,80]ᵀ", false, true, 12800, 40, 80),
+            ("mlp1 fwd [256,90]x[200,90]ᵀ", false, true, 256, 200, 90),
+            ("square 1024 NN", false, false, 1024, 1024, 1024),
+        };
+        var rng = new Rng(1);
+        foreach (var (name, ta, tb, m, n, k) in shapes)
+        {
+            var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
+            for (int i = 0; i < a.Length; i++) a[i] = rng.NextFloat() - 0.5f;
+            for (int i = 0; i < b.Length; i++) b[i] = rng.NextFloat() - 0.5f;
+            int lda = ta ? m : k, ldb = tb ? k : n;
+            void Run() => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+            Run();
+            var times = new List<double>();
+            var total = Stopwatch.StartNew();
+            while (total.Elapsed.TotalSeconds < 1.0 || times.Count < 3)
+            {
+                var sw = Stopwatch.StartNew();
+                Run();
+                times.Add(sw.Elapsed.TotalSeconds);
+            }
+            times.Sort();
+            double med = times[times.Count / 2];
+            Emit(new() { ["shape"] = name, ["gflops"] = 2.0 * m * n * k / med / 1e9, ["ms"] = med * 1e3, ["threads"] = Par.Threads }, json);
+        }
+    }
+}
+
+/// <summary>The PyTorch baseline's workloads (../shared/bench/pytorch/bench.py) rebuilt on our engine.</summary>
+public static class Workloads
+{
+    private const int Users = 192_403, Items = 63_001, Cates = 801, T = 50, Emb = 18;
+
+    public static (FeatureSchema Schema, ModelOptions Options) Spec(string workload)
+    {
+        bool dien = workload switch
+        {
+            "amazon-din" => false,
+            "amazon-dien" => true,
+            _ => throw new ArgumentException($"unknown workload '{workload}' (amazon-din, amazon-dien)"),
+        };
+        var schema = new FeatureSchema
+        {
+            Tables = [new("user", Users, Emb), new("item", Items, Emb), new("cate", Cates, Emb)],
+            Sparse = [new("user", "user"), new("item", "item"), new("cate", "cate")],
+            Sequences = dien
+                ? [new("hist_item", "item", T), new("hist_cate", "cate", T), new("neg_hist_item", "item", T), new("neg_hist_cate", "cate", T)]
+                : [new("hist_item", "item", T), new("hist_cate", "cate", T)],
+            Groups = [new("behaviour", dien
+                ? [new AttentionPair("item", "hist_item", "neg_hist_item"), new AttentionPair("cate", "hist_cate", "neg_hist_cate")]
+                : [new AttentionPair("item", "hist_item"), new AttentionPair("cate", "hist_cate")])],
+        }.Validate();
+        var options = new ModelOptions
+        {
+            Kind = dien ? ModelKind.Dien : ModelKind.Din,
+            AttentionHidden = [80, 40], AttentionActivation = Activation.Dice,
+            MlpHidden = [200, 80], MlpActivation = Activation.PRelu, MlpBatchNorm = true,
+            Normalization = dien ? AttentionNormalization.Softmax : AttentionNormalization.Sigmoid,
+            Evolution = EvolutionKind.Augru, AuxHidden = [100, 50], AuxLossWeight = 1f, Seed = 1024,
+        };
+        return (schema, options);
+    }
+
+    /// <summary>Ids uniform in [1, vocab − 1], history lengths uniform in [1, T], labels Bernoulli(½), categories a fixed function of items.</summary>
+    public static CtrDataset Pool(FeatureSchema schema, int n, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var d = new CtrDataset(schema, n);
+        var cateOf = new int[Items];
+        var crng = new Rng(99);
+        for (int i = 1; i < Items; i++) cateOf[i] = 1 + crng.NextInt(Cates - 1);
+        for (int r = 0; r < n; r++)
+        {
+            d.Sparse["user"][r] = 1 + rng.NextInt(Users - 1);
+            int item = 1 + rng.NextInt(Items - 1);
+            d.Sparse["item"][r] = item;
+            d.Sparse["cate"][r] = cateOf[item];
+            int len = 1 + rng.NextInt(T);
+            foreach (var (hist, cate) in new[] { ("hist_item", "hist_cate"), ("neg_hist_item", "neg_hist_cate") })
+            {
+                if (!d.Sequences.ContainsKey(hist)) continue;
+                var hi = d.Sequences[hist]; var hc = d.Sequences[cate];
+                for (int t = 0; t < len; t++)
+                {
+                    int it = 1 + rng.NextInt(Items - 1);
+                    hi.Ids[r * T + t] = it;
+                    hc.Ids[r * T + t] = cateOf[it];
+                }
+                hi.Lengths[r] = hc.Lengths[r] = len;
+            }
+            d.Labels[r] = rng.NextInt(2);
+            d.UserIds[r] = d.Sparse["user"][r];
+        }
+        return d;
+    }
+
+    public static Dictionary<string, object> Train(string workload, int batch, double seconds)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 32 * batch, 20240601UL + (ulong)batch);
+        var model = CtrModel.Create(schema, options);
+        var opt = new Adam(model.NamedParameters(), new AdamOptions(1e-3f, Sparse: SparseMode.Lazy));
+        var it = new BatchIterator(data, batch, shuffle: false, 0);
+        var input = new ModelInput();
+        var batches = it.Epoch().GetEnumerator();
+        Batch Next()
+        {
+            if (!batches.MoveNext()) { batches = it.Epoch().GetEnumerator(); batches.MoveNext(); }
+            return batches.Current;
+        }
+        double fwd = 0, bwd = 0, step = 0;
+        void Step(bool timed)
+        {
+            var b = Next();
+            using var arena = Arena.Begin();
+            input.Load(schema, b);
+            opt.ZeroGrad();
+            long t0 = Stopwatch.GetTimestamp();
+            var loss = model.Loss(input);
+            _ = loss.Item();
+            long t1 = Stopwatch.GetTimestamp();
+            loss.Backward();
+            long t2 = Stopwatch.GetTimestamp();
+            opt.Step();
+            long t3 = Stopwatch.GetTimestamp();
+            if (timed) { fwd += t1 - t0; bwd += t2 - t1; step += t3 - t2; }
+        }
+        for (int i = 0; i < 20; i++) Step(false);
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        int steps = 0;
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < seconds || steps < 5) { Step(true); steps++; }
+        double secs = sw.Elapsed.TotalSeconds;
+        long allocPerStep = (GC.GetAllocatedBytesForCurrentThread() - alloc0) / steps;
+        double f = Stopwatch.Frequency / 1e3;
+        return new()
+        {
+            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "train", ["batch"] = batch,
+            ["samples_per_s"] = steps * batch / secs, ["steps"] = steps,
+            ["fwd_ms"] = fwd / f / steps, ["bwd_ms"] = bwd / f / steps, ["optim_ms"] = step / f / steps,
+            ["alloc_bytes_per_step"] = (double)allocPerStep, ["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+            ["threads"] = Par.Threads,
+        };
+    }
+
+    public static Dictionary<string, object> Infer(string workload, double seconds)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 8 * 1024, 20240601UL + 1024);
+        var model = CtrModel.Create(schema, options);
+        model.Eval();
+        var it = new BatchIterator(data, 1024, shuffle: false, 0);
+        var input = new ModelInput();
+        int batches = 0;
+        void Pass(bool count)
+        {
+            using var noGrad = Tape.NoGrad();
+            foreach (var b in it.Epoch())
+            {
+                using var arena = Arena.Begin();
+                input.Load(schema, b);
+                _ = model.Forward(input).Span[0];
+                if (count) batches++;
+            }
+        }
+        Pass(false);
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < Math.Min(seconds, 3) || batches < 20) Pass(true);
+        return new()
+        {
+            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "infer", ["batch"] = 1024,
+            ["samples_per_s"] = batches * 1024 / sw.Elapsed.TotalSeconds, ["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+        };
+    }
+
+    public static Dictionary<string, object> Latency(string workload, double seconds)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 256, 20240601UL + 1);
+        var model = CtrModel.Create(schema, options);
+        model.Eval();
+        var it = new BatchIterator(data, 1, shuffle: false, 0);
+        var input = new ModelInput();
+        var lat = new List<double>();
+        using (Tape.NoGrad())
+        {
+            int i = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < Math.Min(seconds, 5) && (lat.Count < 500 || sw.Elapsed.TotalSeconds < 1))
+            {
+                foreach (var b in it.Epoch())
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    using (Arena.Begin())
+                    {
+                        input.Load(schema, b);
+                        _ = model.Forward(input).Span[0];
+                    }
+                    double ms = (Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency;
+                    if (i++ >= 20) lat.Add(ms);
+                }
+            }
+        }
+        lat.Sort();
+        return new()
+        {
+            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "latency", ["batch"] = 1,
+            ["p50_ms"] = lat[lat.Count / 2], ["p99_ms"] = lat[(int)(lat.Count * 0.99)], ["requests"] = lat.Count,
+        };
     }
 }

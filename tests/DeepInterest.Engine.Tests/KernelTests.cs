@@ -1,0 +1,94 @@
+using DeepInterest.Engine;
+using DeepInterest.Engine.Kernels;
+
+namespace DeepInterest.Engine.Tests;
+
+/// <summary>Kernels against scalar references, at every length up to 3 × the vector width + 1.</summary>
+public class KernelTests
+{
+    private static float[] Rand(Rng r, int n) { var a = new float[n]; for (int i = 0; i < n; i++) a[i] = r.NextFloat() * 2 - 1; return a; }
+
+    private static void NaiveGemm(bool ta, bool tb, int m, int n, int k, float alpha, float[] a, int lda, float[] b, int ldb, float beta, double[] c, int ldc)
+    {
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++) s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+                c[i * ldc + j] = alpha * s + beta * c[i * ldc + j];
+            }
+    }
+
+    public static IEnumerable<object[]> Shapes()
+    {
+        foreach (var (m, n, k) in new[] { (0, 3, 2), (3, 0, 2), (2, 3, 0), (1, 1, 1), (5, 7, 3), (6, 32, 4), (7, 33, 9), (13, 8, 300), (64, 80, 144), (97, 41, 257), (300, 200, 90) })
+            foreach (var ta in new[] { false, true })
+                foreach (var tb in new[] { false, true })
+                    yield return [m, n, k, ta, tb];
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void GemmMatchesReference(int m, int n, int k, bool ta, bool tb)
+    {
+        var r = new Rng((ulong)(m * 1000 + n * 10 + k));
+        int pad = 3;
+        int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+        var a = Rand(r, (ta ? k : m) * lda); var b = Rand(r, (tb ? n : k) * ldb);
+        foreach (var (alpha, beta) in new[] { (1f, 0f), (1f, 1f), (0.5f, -0.25f) })
+        {
+            var c = Rand(r, m * ldc);
+            var original = (float[])c.Clone();
+            var expected = c.Select(v => (double)v).ToArray();
+            NaiveGemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, expected, ldc);
+            Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double e = expected[i * ldc + j];
+                    Assert.True(Math.Abs(c[i * ldc + j] - e) <= 1e-4 * Math.Sqrt(k + 1) + 1e-5 * Math.Abs(e), $"C[{i},{j}] = {c[i * ldc + j]}, expected {e}");
+                }
+            for (int i = 0; i < m; i++)       // padding columns of C are never written
+                for (int j = n; j < ldc; j++) Assert.Equal(original[i * ldc + j], c[i * ldc + j]);
+        }
+    }
+
+    [Fact]
+    public void GemmIsBitIdenticalForOneAndTwoThreads()
+    {
+        var r = new Rng(3);
+        int m = 2000, n = 80, k = 144;
+        var a = Rand(r, m * k); var b = Rand(r, n * k);
+        float[] Run(int threads)
+        {
+            int old = Par.Threads;
+            Par.Threads = threads;
+            try { var c = new float[m * n]; Gemm.Sgemm(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n); return c; }
+            finally { Par.Threads = old; }
+        }
+        Assert.Equal(Run(1), Run(2));
+    }
+
+    private static int Width => System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? 16 : System.Numerics.Vector<float>.Count;
+
+    [Fact]
+    public void FusedBackwardKernelsMatchScalarAtEveryLength()
+    {
+        var r = new Rng(5);
+        for (int n = 0; n <= 3 * Width + 1; n++)
+        {
+            var g = Rand(r, n); var y = Rand(r, n); var acc = Rand(r, n);
+            var a1 = (float[])acc.Clone(); Simd.SigmoidBackwardAdd(g, y, a1);
+            var a2 = (float[])acc.Clone(); Simd.TanhBackwardAdd(g, y, a2);
+            var a3 = (float[])acc.Clone(); Simd.ReluBackwardAdd(g, y, a3);
+            for (int i = 0; i < n; i++)
+            {
+                Assert.Equal(acc[i] + g[i] * y[i] * (1 - y[i]), a1[i], 5);
+                Assert.Equal(acc[i] + g[i] * (1 - y[i] * y[i]), a2[i], 5);
+                Assert.Equal(acc[i] + (y[i] > 0 ? g[i] : 0), a3[i], 6);
+            }
+            var mat = Rand(r, 3 * n); var cs = new float[n]; Simd.ColumnSumAdd(mat, 3, n, cs);
+            for (int j = 0; j < n; j++) Assert.Equal(mat[j] + mat[n + j] + mat[2 * n + j], cs[j], 5);
+        }
+    }
+}
