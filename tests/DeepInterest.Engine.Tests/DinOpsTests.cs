@@ -49,6 +49,20 @@ public class DinOpsTests
     }
 
     [Fact]
+    public void GatherScatterRowsGradients()
+    {
+        var x = GradCheck.Rand(_rng, new Shape(2, 3, 4));
+        int[] rows = [5, 0, 5, 2];
+        GradCheck.Check(t => F.GatherRows(t[0], rows, 4), [x], what: "gather rows");
+        Assert.Equal(x.ToArray()[20..24], F.GatherRows(x, rows, 4).ToArray()[0..4]);
+        var y = GradCheck.Rand(_rng, new Shape(3, 1));
+        int[] dst = [4, 1, 2];
+        GradCheck.Check(t => F.ScatterRows(t[0], dst, new Shape(2, 3)), [y], what: "scatter rows");
+        var s = F.ScatterRows(y, dst, new Shape(2, 3)).ToArray();
+        Assert.Equal([0f, y.Span[1], y.Span[2], 0f, y.Span[0], 0f], s);
+    }
+
+    [Fact]
     public void BceMatchesDefinitionAndIsStable()
     {
         var logits = Tensor.FromArray([0f, 2f, -3f, 50f, -50f], 5);

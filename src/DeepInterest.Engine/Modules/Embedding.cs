@@ -3,7 +3,7 @@ namespace DeepInterest.Engine.Modules;
 /// <summary>
 /// Embedding table [vocab, dim] (key <c>weight</c>) with padding index 0: row 0 is zero and never
 /// trained. Initialized N(0, 1) like <c>torch.nn.Embedding</c>, or N(0, std²) when given.
-/// With <paramref name="sparseGrad"/> the gradient holds only the rows of the batch.
+/// With sparse gradients the gradient holds only the rows of the batch.
 /// </summary>
 public sealed class Embedding : Module
 {

@@ -39,7 +39,7 @@ public sealed class BatchNorm1d : Module
 /// y = p·x + (1 − p)·α·x, p = σ((x − E[x]) / √(Var[x] + ε)), ε = 1e-8, with batch statistics in
 /// training and running averages in evaluation, and a learned α per channel (key <c>alpha</c>,
 /// initialized to 0). The statistics live in the child <c>bn</c>; the paper's Dice has no affine
-/// parameters (<paramref name="affine"/> = false), the seed tutorial's uses BatchNorm1d's γ, β (true).
+/// parameters (affine = false), the seed tutorial's uses BatchNorm1d's γ, β (true).
 /// </summary>
 public sealed class Dice : Module
 {
@@ -179,13 +179,18 @@ public sealed class ModuleList : Module
 
 /// <summary>
 /// DIN's local activation unit (paper §4.3, Fig. 2): for a query q [B, E] and keys k [B, T, E],
-/// the score of every position is s = fc(MLP([q, k, q − k, q ⊙ k])) → [B, T]. Keys <c>mlp.*</c>, <c>fc.*</c>.
-/// The mask [B, T] keeps padded positions out of the MLP's batch statistics; callers mask the scores.
+/// the score of every real position is s = fc(MLP([q, k, q − k, q ⊙ k])) → [B, T]; masked positions
+/// get score 0 (callers mask the weights). Keys <c>mlp.*</c>, <c>fc.*</c>.
+/// Only real positions are computed: they are gathered into [N, 4E] rows first, so padding costs
+/// nothing and the MLP's batch statistics (BatchNorm, Dice) are over real behaviours only.
 /// </summary>
 public sealed class ActivationUnit : Module
 {
     public Mlp Mlp { get; }
     public Linear Fc { get; }
+
+    // Index buffers captured by the gather/scatter nodes; a unit runs once per forward pass.
+    private int[] _keyRows = [], _queryRows = [];
 
     public ActivationUnit(int embedDim, MlpOptions options, Rng rng)
     {
@@ -197,10 +202,16 @@ public sealed class ActivationUnit : Module
     {
         if (query.Rank != 2 || keys.Rank != 3 || query.Shape[0] != keys.Shape[0] || query.Shape[1] != keys.Shape[2])
             throw new ArgumentException($"ActivationUnit: needs query [B, E] and keys [B, T, E], got {query.Shape} and {keys.Shape}.");
-        int b = keys.Shape[0], t = keys.Shape[1], e = keys.Shape[2];
-        var q = F.RepeatSteps(query, t);                               // [B, T, E]
-        var qk = F.ConcatLast(q, keys, F.Sub(q, keys), F.Mul(q, keys)); // [B, T, 4E]
-        var h = Mlp.Forward(qk, mask);                                 // [B, T, H]
-        return F.Reshape(Fc.Forward(h), new Shape(b, t));              // [B, T]
+        int b = keys.Shape[0], t = keys.Shape[1];
+        if (mask.Batch != b || mask.Steps != t) throw new ArgumentException($"ActivationUnit: mask [{mask.Batch}, {mask.Steps}] does not fit keys {keys.Shape}.");
+        if (_keyRows.Length < b * t) { _keyRows = new int[b * t]; _queryRows = new int[b * t]; }
+        var m = mask.Values;
+        int n = 0;
+        for (int i = 0; i < b * t; i++)
+            if (m[i]) { _keyRows[n] = i; _queryRows[n] = i / t; n++; }
+        var k = F.GatherRows(keys, _keyRows, n);                       // [N, E]
+        var q = F.GatherRows(query, _queryRows, n);                    // [N, E]
+        var h = Mlp.Forward(F.ConcatLast(q, k, F.Sub(q, k), F.Mul(q, k)));   // [N, H]
+        return F.ScatterRows(Fc.Forward(h), _keyRows, new Shape(b, t)); // [B, T]
     }
 }
