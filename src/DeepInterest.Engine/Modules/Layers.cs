@@ -215,3 +215,21 @@ public sealed class ActivationUnit : Module
         return F.ScatterRows(Fc.Forward(h), _keyRows, new Shape(b, t)); // [B, T]
     }
 }
+
+/// <summary>LayerNorm over the last axis with keys <c>weight</c> (ones) and <c>bias</c> (zeros), eps 1e-5, like nn.LayerNorm.</summary>
+public sealed class LayerNorm : Module
+{
+    public Tensor Weight { get; }
+    public Tensor Bias { get; }
+    public float Eps { get; }
+
+    public LayerNorm(int dim, float eps = 1e-5f)
+    {
+        if (dim < 1) throw new ArgumentException($"LayerNorm needs a positive size, got {dim}.");
+        Eps = eps;
+        Weight = RegisterParameter("weight", Tensor.Full(new Shape(dim), 1f));
+        Bias = RegisterParameter("bias", new Tensor(new Shape(dim)));
+    }
+
+    public Tensor Forward(Tensor x) => F.LayerNorm(x, Weight, Bias, Eps);
+}

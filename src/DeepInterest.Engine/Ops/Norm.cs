@@ -278,3 +278,80 @@ public static partial class F
         }
     }
 }
+
+public static partial class F
+{
+    /// <summary>
+    /// Layer normalization over the last axis: y = (x − μ)/√(σ² + ε)·γ + β with μ, σ² (biased) per row.
+    /// Backward: dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ.
+    /// </summary>
+    public static Tensor LayerNorm(Tensor x, Tensor? weight, Tensor? bias, float eps = 1e-5f)
+    {
+        int c = x.Shape.Last, rows = x.Shape.Rows;
+        if ((weight is not null && weight.Size != c) || (bias is not null && bias.Size != c))
+            throw new ArgumentException($"LayerNorm: weight and bias must have {c} elements for input {x.Shape}.");
+        var xhat = Tensor.Empty(x.Shape);
+        var inv = Tensor.Empty(new Shape(rows));
+        var y = Tensor.Empty(x.Shape);
+        var xs = x.Span; var hs = xhat.Span; var ys = y.Span; var iv = inv.Span;
+        for (int r = 0; r < rows; r++)
+        {
+            var xr = xs.Slice(r * c, c); var hr = hs.Slice(r * c, c); var yr = ys.Slice(r * c, c);
+            double mean = 0, var = 0;
+            foreach (var v in xr) mean += v;
+            mean /= c;
+            foreach (var v in xr) var += (v - mean) * (v - mean);
+            var /= c;
+            float s = (float)(1.0 / Math.Sqrt(var + eps));
+            iv[r] = s;
+            TensorPrimitives.Subtract(xr, (float)mean, hr);
+            TensorPrimitives.Multiply(hr, s, hr);
+            if (weight is not null) TensorPrimitives.Multiply(hr, weight.Span, yr); else hr.CopyTo(yr);
+            if (bias is not null) TensorPrimitives.Add(yr, bias.Span, yr);
+        }
+        if (Tape.ShouldRecord(x, weight ?? x, bias))
+        {
+            var n = LayerNormNode.Rent();
+            n.X = x; n.W = weight; n.B = bias; n.XHat = xhat; n.Inv = inv;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class LayerNormNode : Node<LayerNormNode>
+    {
+        public Tensor X = null!, XHat = null!, Inv = null!;
+        public Tensor? W, B;
+        protected override void Clear() { X = XHat = Inv = null!; W = B = null; }
+
+        public override void Backward()
+        {
+            int c = X.Shape.Last, rows = X.Shape.Rows;
+            var gy = Output.Grad!.Span; var hs = XHat.Span; var iv = Inv.Span;
+            Span<float> gw = W is { RequiresGrad: true } ? W.GradSpan() : default;
+            Span<float> gb = B is { RequiresGrad: true } ? B.GradSpan() : default;
+            Span<float> gx = X.RequiresGrad ? X.GradSpan() : default;
+            var w = W is null ? default : W.Span;
+            for (int r = 0; r < rows; r++)
+            {
+                var g = gy.Slice(r * c, c); var h = hs.Slice(r * c, c);
+                if (!gw.IsEmpty) TensorPrimitives.MultiplyAdd(g, h, gw, gw);
+                if (!gb.IsEmpty) TensorPrimitives.Add(gb, g, gb);
+                if (gx.IsEmpty) continue;
+                double mg = 0, mgh = 0;
+                for (int k = 0; k < c; k++)
+                {
+                    float gk = g[k] * (W is null ? 1f : w[k]);
+                    mg += gk; mgh += gk * h[k];
+                }
+                mg /= c; mgh /= c;
+                var d = gx.Slice(r * c, c);
+                for (int k = 0; k < c; k++)
+                {
+                    float gk = g[k] * (W is null ? 1f : w[k]);
+                    d[k] += iv[r] * (float)(gk - mg - h[k] * mgh);
+                }
+            }
+        }
+    }
+}
