@@ -32,6 +32,7 @@ public static class Program
                 case "train": Emit(Workloads.Train(args[1], (int)Arg(args, "--batch", 256), seconds), json); return 0;
                 case "infer": Emit(Workloads.Infer(args[1], seconds), json); return 0;
                 case "latency": Emit(Workloads.Latency(args[1], seconds), json); return 0;
+                case "profile": Workloads.Profile(args[1], (int)Arg(args, "--batch", 256), json); return 0;
                 default: Console.Error.WriteLine($"bench: unknown workload '{args[0]}'"); return 2;
             }
         }
@@ -206,6 +207,45 @@ public static class Workloads
             ["alloc_bytes_per_step"] = (double)allocPerStep, ["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
             ["threads"] = Par.Threads,
         };
+    }
+
+    /// <summary>Per-op forward and backward time over 50 training steps (after 20 warm-up steps).</summary>
+    public static void Profile(string workload, int batch, bool json)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 32 * batch, 20240601UL + (ulong)batch);
+        var model = CtrModel.Create(schema, options);
+        var opt = new Adam(model.NamedParameters(), new AdamOptions(1e-3f, Sparse: SparseMode.Lazy));
+        var it = new BatchIterator(data, batch, shuffle: false, 0);
+        var input = new ModelInput();
+        int steps = 0;
+        double optimMs = 0;
+        for (int round = 0; steps < 70; round++)
+            foreach (var b in it.Epoch())
+            {
+                if (steps == 20) Profiler.Start();
+                using (Arena.Begin())
+                {
+                    input.Load(schema, b);
+                    opt.ZeroGrad();
+                    Profiler.Mark();
+                    var loss = model.Loss(input);
+                    loss.Backward();
+                    long t0 = Stopwatch.GetTimestamp();
+                    opt.Step();
+                    if (Profiler.Enabled) optimMs += (Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency;
+                }
+                if (++steps == 70) break;
+            }
+        Profiler.Stop();
+        var rows = Profiler.Report();
+        double total = rows.Sum(r => r.ForwardMs + r.BackwardMs) + optimMs;
+        foreach (var (op, f, bw, calls) in rows.Append(("AdamStep", 0.0, optimMs, 50L)))
+        {
+            var r = new Dictionary<string, object> { ["op"] = op, ["fwd_ms_per_step"] = f / 50, ["bwd_ms_per_step"] = bw / 50, ["share"] = (f + bw) / total, ["calls_per_step"] = calls / 50.0 };
+            if (json) Console.WriteLine(JsonSerializer.Serialize(r));
+            else Console.WriteLine($"{op,-22} fwd {f / 50,7:F3} ms  bwd {bw / 50,7:F3} ms  {(f + bw) / total,6:P1}  {calls / 50.0,5:F1} calls/step");
+        }
     }
 
     public static Dictionary<string, object> Infer(string workload, double seconds)

@@ -72,6 +72,7 @@ public static class Tape
         output.RequiresGrad = true;
         output.TapeIndex = nodes.Count;
         nodes.Add(node);
+        if (Profiler.Enabled) Profiler.Recorded(node);
     }
 
     /// <summary>
@@ -95,7 +96,14 @@ public static class Tape
         for (int i = root.TapeIndex; i >= 0; i--)
         {
             var n = nodes[i];
-            if (n.Output.Grad is not null) n.Backward();
+            if (n.Output.Grad is null) continue;
+            if (!Profiler.Enabled) n.Backward();
+            else
+            {
+                long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                n.Backward();
+                Profiler.Backward(n, System.Diagnostics.Stopwatch.GetTimestamp() - t0);
+            }
         }
         Clear();
     }

@@ -95,13 +95,35 @@ public sealed class Adam : Optimizer
     private void Update(Span<float> p, ReadOnlySpan<float> grad, Span<float> m, Span<float> v,
         float lr, float b1, float b2, float eps, float wd, float stepSize, float bc2Sqrt)
     {
-        bool zero = grad.IsEmpty;
-        for (int i = 0; i < p.Length; i++)
+        bool zero = grad.IsEmpty, decoupled = _o.Decoupled;
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated && !zero)
+        {
+            // Same operations in the same order as the scalar loop below (and as torch.optim.Adam).
+            int w = System.Numerics.Vector<float>.Count;
+            var vb1 = new System.Numerics.Vector<float>(b1); var vb1c = new System.Numerics.Vector<float>(1f - b1);
+            var vb2 = new System.Numerics.Vector<float>(b2); var vb2c = new System.Numerics.Vector<float>(1f - b2);
+            var vwd = new System.Numerics.Vector<float>(wd); var vdecay = new System.Numerics.Vector<float>(1f - lr * wd);
+            var vbc = new System.Numerics.Vector<float>(bc2Sqrt); var veps = new System.Numerics.Vector<float>(eps);
+            var vstep = new System.Numerics.Vector<float>(stepSize);
+            for (; i <= p.Length - w; i += w)
+            {
+                var vp = new System.Numerics.Vector<float>(p[i..]);
+                var g = new System.Numerics.Vector<float>(grad[i..]);
+                if (wd != 0) { if (decoupled) vp *= vdecay; else g += vwd * vp; }
+                var vm = new System.Numerics.Vector<float>(m[i..]) * vb1 + vb1c * g;
+                var vv = new System.Numerics.Vector<float>(v[i..]) * vb2 + vb2c * g * g;
+                vm.CopyTo(m[i..]); vv.CopyTo(v[i..]);
+                vp -= vstep * (vm / (System.Numerics.Vector.SquareRoot(vv) / vbc + veps));
+                vp.CopyTo(p[i..]);
+            }
+        }
+        for (; i < p.Length; i++)
         {
             float g = zero ? 0f : grad[i];
             if (wd != 0)
             {
-                if (_o.Decoupled) p[i] *= 1f - lr * wd;
+                if (decoupled) p[i] *= 1f - lr * wd;
                 else g += wd * p[i];
             }
             m[i] = m[i] * b1 + (1f - b1) * g;
