@@ -17,6 +17,7 @@ public static class Program
         root.Options.Add(Verbose);
         var demo = DemoCommand.Create();
         root.Subcommands.Add(demo);
+        root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.SetAction(parse => demo.Parse([]).Invoke());
         bool verbose = args.Contains("--verbose");
@@ -43,7 +44,7 @@ public static class Errors
         var msg = e.Message.Split('\n')[0].Trim();
         return e is ArgumentException or InvalidOperationException or IOException or Config.ConfigException
             or Data.Schema.SchemaException or Engine.IO.SafeTensorsException or Engine.Modules.StateDictException
-            or Models.Training.TrainingDivergedException
+            or Models.Training.TrainingDivergedException or Data.Readers.DataFormatException or Models.ModelFormatException
             ? msg : $"{e.GetType().Name}: {msg}";
     }
 }

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DeepInterest.Cli.Config;
+using DeepInterest.Data.Batches;
+using DeepInterest.Data.Protocols;
+using DeepInterest.Data.Synthetic;
+using DeepInterest.Engine.IO;
+using DeepInterest.Engine.Kernels;
+using DeepInterest.Models;
+using DeepInterest.Models.Metrics;
+using DeepInterest.Models.Networks;
+using DeepInterest.Models.Training;
+using Spectre.Console;
+
+namespace DeepInterest.Cli.Commands;
+
+/// <summary>
+/// <c>train --config X.yaml [--out DIR] [--set key=value …]</c>: builds the data, trains with early
+/// stopping on validation, evaluates the best epoch on test and writes DIR/model/, history.csv and
+/// metrics.json.
+/// </summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "YAML config file (see configs/)", Required = true };
+        var outDir = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => "runs/latest" };
+        var set = new Option<string[]>("--set") { Description = "Override a config key, e.g. --set train.epochs=3", AllowMultipleArgumentsPerToken = true };
+        var cmd = new Command("train", "Train a model from a YAML config") { config, outDir, set };
+        cmd.SetAction(p => Run(p.GetValue(config)!, p.GetValue(outDir)!, p.GetValue(set) ?? []));
+        return cmd;
+    }
+
+    private static int Run(string configPath, string outDir, string[] overrides)
+    {
+        var cfg = ConfigBinder.LoadFile<TrainConfig>(configPath, overrides);
+        if (cfg.Train.Threads > 0) Par.Threads = cfg.Train.Threads;
+        var (train, valid, test) = LoadData(cfg.Data, (ulong)cfg.Train.Seed);
+        AnsiConsole.MarkupLine($"[bold]{cfg.Model.Kind}[/] on {cfg.Data.Protocol}: {train.Count:N0} train, {valid.Count:N0} validation, {test.Count:N0} test rows");
+        var model = CtrModel.Create(train.Schema, cfg.Model.ToOptions((ulong)cfg.Train.Seed));
+        var trainer = new Trainer(cfg.Train.ToOptions());
+        Directory.CreateDirectory(outDir);
+        TrainResult fit = null!;
+        AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
+            .Start(ctx => fit = trainer.Fit(model, train, valid, new SpectreProgress(ctx, cfg.Model.Kind.ToString(), cfg.Train.Epochs)));
+        var table = new Table().AddColumns("epoch", "train loss", "val AUC", "val GAUC", "val logloss", "samples/s", "");
+        foreach (var r in fit.History)
+            table.AddRow(r.Epoch.ToString(), $"{r.TrainLoss:F4}", $"{r.Validation.Auc:F4}", Fmt(r.Validation.Gauc), $"{r.Validation.LogLoss:F4}", $"{r.SamplesPerSecond:N0}", r.Best ? "best" : "");
+        AnsiConsole.Write(table);
+        var testMetrics = Predictor.Evaluate(model, test);
+        var metrics = new Dictionary<string, double>
+        {
+            ["test.auc"] = testMetrics.Auc, ["test.gauc"] = testMetrics.Gauc, ["test.logloss"] = testMetrics.LogLoss,
+            ["valid.auc"] = fit.BestValidation.Auc, ["valid.gauc"] = fit.BestValidation.Gauc, ["valid.logloss"] = fit.BestValidation.LogLoss,
+            ["best_epoch"] = fit.BestEpoch,
+        };
+        ModelStore.Save(Path.Combine(outDir, "model"), model, metrics);
+        Trainer.WriteHistoryCsv(Path.Combine(outDir, "history.csv"), fit.History);
+        AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), MetricsJson(metrics));
+        AnsiConsole.MarkupLine($"test AUC [bold]{testMetrics.Auc:F4}[/], GAUC {Fmt(testMetrics.Gauc)}, logloss {testMetrics.LogLoss:F4} (best epoch {fit.BestEpoch}); wrote {outDir}/model, history.csv, metrics.json");
+        return 0;
+    }
+
+    private static string Fmt(double v) => double.IsNaN(v) ? "n/a" : v.ToString("F4", CultureInfo.InvariantCulture);
+
+    /// <summary>{"test": {"auc": …}, "valid": {…}, "best_epoch": n}; NaN (e.g. GAUC with one row per user) becomes null.</summary>
+    private static string MetricsJson(Dictionary<string, double> m)
+    {
+        var root = new Dictionary<string, object?>();
+        foreach (var (k, v) in m)
+        {
+            var parts = k.Split('.');
+            object? val = double.IsFinite(v) ? v : null;
+            if (parts.Length == 1) { root[k] = val; continue; }
+            if (!root.TryGetValue(parts[0], out var sub)) root[parts[0]] = sub = new Dictionary<string, object?>();
+            ((Dictionary<string, object?>)sub!)[parts[1]] = val;
+        }
+        return JsonSerializer.Serialize(root, new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    private static (CtrDataset Train, CtrDataset Valid, CtrDataset Test) LoadData(DataConfig d, ulong seed)
+    {
+        if (d.Protocol == DataProtocol.Synthetic)
+        {
+            var data = PlantedInterest.Generate(new PlantedInterestOptions(Samples: d.Samples, Users: d.Samples / 2, EmbeddingDim: d.EmbeddingDim, Seed: seed));
+            int nTrain = d.Samples * 8 / 10, nValid = d.Samples / 10;
+            return (data.Take(Enumerable.Range(0, nTrain).ToList()), data.Take(Enumerable.Range(nTrain, nValid).ToList()),
+                data.Take(Enumerable.Range(nTrain + nValid, d.Samples - nTrain - nValid).ToList()));
+        }
+        var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed);
+        return (s.Train, s.Valid, s.Test);
+    }
+}

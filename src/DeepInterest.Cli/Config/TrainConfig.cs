@@ -1,0 +1,72 @@
+using DeepInterest.Engine.Modules;
+using DeepInterest.Engine.Optim;
+using DeepInterest.Models.Networks;
+using DeepInterest.Models.Training;
+
+namespace DeepInterest.Cli.Config;
+
+/// <summary>Datasets the <c>train</c> command can build.</summary>
+public enum DataProtocol { MovielensSeed, Synthetic }
+
+public sealed class DataConfig
+{
+    [Key("protocol", "movielens_seed (the tutorial's train.csv/test.csv) or synthetic (planted interests)")] public DataProtocol Protocol { get; init; } = DataProtocol.MovielensSeed;
+    [Key("train", "training CSV")] public string Train { get; init; } = "../shared/data/movielens-1m-prediction-flow/train.csv";
+    [Key("test", "test CSV")] public string Test { get; init; } = "../shared/data/movielens-1m-prediction-flow/test.csv";
+    [Key("valid_fraction", "share of the training rows held out for validation")] public double ValidFraction { get; init; } = 0.1;
+    [Key("embedding_dim", "embedding size of every table")] public int EmbeddingDim { get; init; } = 16;
+    [Key("samples", "synthetic: number of impressions")] public int Samples { get; init; } = 60_000;
+}
+
+public sealed class ModelConfig
+{
+    [Key("kind", "base, din or dien")] public ModelKind Kind { get; init; } = ModelKind.Din;
+    [Key("mlp_hidden")] public int[] MlpHidden { get; init; } = [200, 80];
+    [Key("mlp_activation")] public Activation MlpActivation { get; init; } = Activation.PRelu;
+    [Key("mlp_batch_norm")] public bool MlpBatchNorm { get; init; }
+    [Key("mlp_dropout")] public float MlpDropout { get; init; }
+    [Key("attention_hidden")] public int[] AttentionHidden { get; init; } = [80, 40];
+    [Key("attention_activation")] public Activation AttentionActivation { get; init; } = Activation.Dice;
+    [Key("attention_dropout")] public float AttentionDropout { get; init; }
+    [Key("normalization", "sigmoid, softmax or none")] public AttentionNormalization Normalization { get; init; } = AttentionNormalization.Sigmoid;
+    [Key("evolution", "DIEN: gru_attention, aigru, agru or augru")] public EvolutionKind Evolution { get; init; } = EvolutionKind.Augru;
+    [Key("aux_loss_weight", "DIEN: α of the auxiliary loss")] public float AuxLossWeight { get; init; } = 1f;
+    [Key("aux_hidden")] public int[] AuxHidden { get; init; } = [100, 50];
+    [Key("embedding_init_std")] public float EmbeddingInitStd { get; init; } = 1e-2f;
+
+    public ModelOptions ToOptions(ulong seed) => new()
+    {
+        Kind = Kind, MlpHidden = MlpHidden, MlpActivation = MlpActivation, MlpBatchNorm = MlpBatchNorm, MlpDropout = MlpDropout,
+        AttentionHidden = AttentionHidden, AttentionActivation = AttentionActivation, AttentionDropout = AttentionDropout,
+        Normalization = Normalization, Evolution = Evolution, AuxLossWeight = AuxLossWeight, AuxHidden = AuxHidden,
+        EmbeddingInitStd = EmbeddingInitStd, Seed = seed,
+    };
+}
+
+public sealed class TrainingConfig
+{
+    [Key("epochs")] public int Epochs { get; init; } = 10;
+    [Key("batch_size")] public int BatchSize { get; init; } = 256;
+    [Key("learning_rate")] public float LearningRate { get; init; } = 1e-3f;
+    [Key("weight_decay", "Adam's L2 term (PyTorch semantics)")] public float WeightDecay { get; init; }
+    [Key("embedding_updates", "dense (PyTorch-exact) or lazy (only rows in the batch)")] public SparseMode EmbeddingUpdates { get; init; } = SparseMode.Lazy;
+    [Key("metric", "auc, gauc or logloss: picks the best epoch on validation")] public SelectMetric Metric { get; init; } = SelectMetric.Auc;
+    [Key("patience")] public int Patience { get; init; } = 2;
+    [Key("min_delta")] public double MinDelta { get; init; } = 1e-4;
+    [Key("seed")] public int Seed { get; init; } = 1;
+    [Key("threads", "worker threads (0 = all cores)")] public int Threads { get; init; }
+
+    public TrainOptions ToOptions() => new()
+    {
+        Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, WeightDecay = WeightDecay, EmbeddingUpdates = EmbeddingUpdates,
+        Metric = Metric, Patience = Patience, MinDelta = MinDelta, Seed = (ulong)Seed,
+    };
+}
+
+/// <summary>A <c>train</c> config file: data, model and training sections.</summary>
+public sealed class TrainConfig
+{
+    [Key("data")] public DataConfig Data { get; init; } = new();
+    [Key("model")] public ModelConfig Model { get; init; } = new();
+    [Key("train")] public TrainingConfig Train { get; init; } = new();
+}

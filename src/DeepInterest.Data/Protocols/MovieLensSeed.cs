@@ -1,0 +1,113 @@
+using DeepInterest.Data.Batches;
+using DeepInterest.Data.Encoders;
+using DeepInterest.Data.Readers;
+using DeepInterest.Data.Schema;
+
+namespace DeepInterest.Data.Protocols;
+
+/// <summary>
+/// The seed tutorial's MovieLens-1M protocol: its <c>train.csv</c>/<c>test.csv</c> read as they are
+/// (one row per user: the last rating, label = rating ≥ 4, up to 10 earlier high-rated movies as the
+/// history and as many random movies as the negative history). Features: gender, movieId,
+/// occupation, zipCode (sparse), age (dense, quantile-transformed like the tutorial), genres
+/// (sequence, max-pooled by BaseModel's sum / DIN's pooling), histHighRatedMovieIds and
+/// negHistMovieIds (sequences sharing the movie table with movieId; one attention pair).
+/// Encoders are fitted on the training rows only; a validation split is carved out of train.
+/// </summary>
+public static class MovieLensSeed
+{
+    public const int MaxHistory = 50, MaxGenres = 6;
+    private static readonly string[] Sparse = ["gender", "movieId", "occupation", "zipCode"];
+
+    public sealed record Encoders(Dictionary<string, CategoryEncoder> Categories, CategoryEncoder Genres, float[] AgeQuantiles);
+
+    public sealed record Splits(CtrDataset Train, CtrDataset Valid, CtrDataset Test, Encoders Fitted);
+
+    /// <summary>Reads both files, fits encoders on train, and splits <paramref name="validFraction"/> of train (seeded) off for validation.</summary>
+    public static Splits Load(string trainCsv, string testCsv, int embeddingDim, double validFraction, ulong seed)
+    {
+        if (validFraction is <= 0 or >= 1) throw new ArgumentException($"data.valid_fraction must be in (0, 1), got {validFraction}.");
+        var train = CsvTable.Read(trainCsv);
+        var test = CsvTable.Read(testCsv);
+        var enc = Fit(train);
+        var schema = Schema(enc, embeddingDim);
+        var all = Build(train, enc, schema);
+        var order = Enumerable.Range(0, all.Count).ToArray();
+        var rng = new Random((int)(seed % int.MaxValue));   // System.Random(int) is a fixed algorithm across .NET versions
+        rng.Shuffle(order);
+        int nValid = (int)Math.Round(all.Count * validFraction);
+        var valid = all.Take(order[..nValid].OrderBy(i => i).ToList());
+        var tr = all.Take(order[nValid..].OrderBy(i => i).ToList());
+        return new Splits(tr, valid, Build(test, enc, schema), enc);
+    }
+
+    private static Encoders Fit(CsvTable t)
+    {
+        var cats = new Dictionary<string, CategoryEncoder>();
+        foreach (var name in Sparse.Where(n => n != "movieId"))
+        {
+            int c = t.Column(name);
+            cats[name] = new CategoryEncoder().Fit(Enumerable.Range(0, t.Count).Select(r => t.Text(r, c)));
+        }
+        // One movie vocabulary for the target and both histories (they share an embedding table).
+        int m = t.Column("movieId"), h = t.Column("histHighRatedMovieIds"), n = t.Column("negHistMovieIds");
+        var movies = Enumerable.Range(0, t.Count).SelectMany(r =>
+            new[] { t.Id(r, m).ToString() }.Concat(t.List(r, h, '|', MaxHistory, true)).Concat(t.List(r, n, '|', MaxHistory, true)));
+        cats["movieId"] = new CategoryEncoder().Fit(movies);
+        int g = t.Column("genres");
+        var genres = new CategoryEncoder().Fit(Enumerable.Range(0, t.Count).SelectMany(r => t.List(r, g, '|', MaxGenres, true)));
+        int a = t.Column("age");
+        var ages = Enumerable.Range(0, t.Count).Select(r => t.Float(r, a)).OrderBy(v => v).ToArray();
+        return new Encoders(cats, genres, ages);
+    }
+
+    public static FeatureSchema Schema(Encoders e, int dim) => new FeatureSchema
+    {
+        Tables = [new("gender", e.Categories["gender"].Size, dim), new("movie", e.Categories["movieId"].Size, dim),
+                  new("occupation", e.Categories["occupation"].Size, dim), new("zipCode", e.Categories["zipCode"].Size, dim),
+                  new("genre", e.Genres.Size, dim)],
+        Sparse = [new("gender", "gender"), new("movieId", "movie"), new("occupation", "occupation"), new("zipCode", "zipCode")],
+        Dense = [new("age")],
+        Sequences = [new("genres", "genre", MaxGenres), new("histHighRatedMovieIds", "movie", MaxHistory), new("negHistMovieIds", "movie", MaxHistory)],
+        Groups = [new("movie", [new AttentionPair("movieId", "histHighRatedMovieIds", "negHistMovieIds")])],
+    }.Validate();
+
+    /// <summary>The empirical CDF of the training ages (the tutorial's QuantileTransformer, uniform output).</summary>
+    private static float Quantile(float[] sorted, float v)
+    {
+        int lo = 0, hi = sorted.Length;
+        while (lo < hi) { int mid = (lo + hi) / 2; if (sorted[mid] < v) lo = mid + 1; else hi = mid; }
+        int lo2 = lo, hi2 = sorted.Length;
+        while (lo2 < hi2) { int mid = (lo2 + hi2) / 2; if (sorted[mid] <= v) lo2 = mid + 1; else hi2 = mid; }
+        return sorted.Length <= 1 ? 0f : (float)((lo + lo2 - 1) / 2.0 / (sorted.Length - 1));
+    }
+
+
+    public static CtrDataset Build(CsvTable t, Encoders e, FeatureSchema schema)
+    {
+        var d = new CtrDataset(schema, t.Count);
+        int user = t.Column("userId"), label = t.Column("label"), age = t.Column("age"), genres = t.Column("genres");
+        int hist = t.Column("histHighRatedMovieIds"), neg = t.Column("negHistMovieIds");
+        var cols = Sparse.ToDictionary(n => n, t.Column);
+        for (int r = 0; r < t.Count; r++)
+        {
+            foreach (var (name, c) in cols)
+                d.Sparse[name][r] = e.Categories[name].Encode(name == "movieId" ? t.Id(r, c).ToString() : t.Text(r, c));
+            d.Dense["age"][r] = Quantile(e.AgeQuantiles, t.Float(r, age));
+            Fill(d.Sequences["genres"], r, t.List(r, genres, '|', MaxGenres, true), e.Genres);
+            Fill(d.Sequences["histHighRatedMovieIds"], r, t.List(r, hist, '|', MaxHistory, true), e.Categories["movieId"]);
+            Fill(d.Sequences["negHistMovieIds"], r, t.List(r, neg, '|', MaxHistory, true), e.Categories["movieId"]);
+            float y = t.Float(r, label);
+            if (y is not (0f or 1f)) throw new DataFormatException($"{t.Path}:{r + 2}:{label + 1}: 'label' expected 0 or 1, got '{t.Text(r, label)}'");
+            d.Labels[r] = y;
+            d.UserIds[r] = (int)t.Id(r, user);
+        }
+        return d;
+    }
+
+    private static void Fill(SequenceColumn col, int row, string[] items, CategoryEncoder enc)
+    {
+        col.Lengths[row] = items.Length;
+        for (int i = 0; i < items.Length; i++) col.Ids[row * col.MaxLength + i] = enc.Encode(items[i]);
+    }
+}

@@ -1,0 +1,92 @@
+using System.Globalization;
+using CsvHelper;
+using CsvHelper.Configuration;
+
+namespace DeepInterest.Data.Readers;
+
+/// <summary>Bad input data, phrased as one line naming file, line and column.</summary>
+public sealed class DataFormatException(string message) : Exception(message);
+
+/// <summary>
+/// A delimited text file with a header, held as string columns (CsvHelper parses quoting).
+/// Accessors convert values and report bad ones as "file:line:column: 'name' expected …, got '…'".
+/// </summary>
+public sealed class CsvTable
+{
+    private readonly Dictionary<string, int> _index;
+    private readonly List<string[]> _rows;
+
+    private CsvTable(string path, string[] header, List<string[]> rows)
+    {
+        Path = path;
+        Header = header;
+        _rows = rows;
+        _index = new Dictionary<string, int>();
+        for (int i = 0; i < header.Length; i++) _index.TryAdd(header[i], i);
+    }
+
+    public string Path { get; }
+    public string[] Header { get; }
+    public int Count => _rows.Count;
+
+    /// <summary>Reads the whole file; every row must have as many fields as the header.</summary>
+    public static CsvTable Read(string path, char delimiter = ',')
+    {
+        if (!File.Exists(path)) throw new DataFormatException($"{path}: file not found");
+        var config = new CsvConfiguration(CultureInfo.InvariantCulture) { Delimiter = delimiter.ToString(), BadDataFound = null, MissingFieldFound = null };
+        using var reader = new StreamReader(path);
+        using var csv = new CsvReader(reader, config);
+        if (!csv.Read() || !csv.ReadHeader() || csv.HeaderRecord is not { Length: > 0 } header)
+            throw new DataFormatException($"{path}: the file is empty (a header line is required)");
+        var rows = new List<string[]>();
+        while (csv.Read())
+        {
+            var rec = csv.Parser.Record ?? [];
+            if (rec.Length == 1 && rec[0] == "") continue;
+            if (rec.Length != header.Length)
+                throw new DataFormatException($"{path}:{csv.Parser.RawRow}: expected {header.Length} fields, found {rec.Length}");
+            rows.Add(rec);
+        }
+        return new CsvTable(path, header, rows);
+    }
+
+    /// <summary>The column index; a missing column is an error naming it and the file.</summary>
+    public int Column(string name) =>
+        _index.TryGetValue(name, out var i) ? i : throw new DataFormatException($"{Path}: missing column '{name}' (columns: {string.Join(", ", Header)})");
+
+    public string Text(int row, int col) => _rows[row][col];
+
+    // Line numbers are 1-based with the header on line 1 (quoted fields with newlines are not expected here).
+    private string Where(int row, int col) => $"{Path}:{row + 2}:{col + 1}";
+
+    public float Float(int row, int col)
+    {
+        var s = _rows[row][col];
+        if (!float.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) || !float.IsFinite(v))
+            throw new DataFormatException($"{Where(row, col)}: '{Header[col]}' expected a finite number, got '{s}'");
+        return v;
+    }
+
+    public long Id(int row, int col)
+    {
+        var s = _rows[row][col];
+        if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) || v < 0)
+            throw new DataFormatException($"{Where(row, col)}: '{Header[col]}' expected a non-negative integer id, got '{s}'");
+        return v;
+    }
+
+    /// <summary>Tokens of a delimited list column ("" → none); at most <paramref name="maxLength"/> (error otherwise, unless truncating keeps the most recent).</summary>
+    public string[] List(int row, int col, char separator, int maxLength, bool truncate)
+    {
+        var s = _rows[row][col];
+        var items = s.Length == 0 ? [] : s.Split(separator);
+        if (items.Length > maxLength)
+        {
+            if (!truncate) throw new DataFormatException($"{Where(row, col)}: '{Header[col]}' has {items.Length} items, more than the limit {maxLength}");
+            items = items[^maxLength..];
+        }
+        foreach (var it in items)
+            if (it.Length == 0) throw new DataFormatException($"{Where(row, col)}: '{Header[col]}' has an empty item in '{s}'");
+        return items;
+    }
+}
