@@ -18,7 +18,7 @@ namespace DeepInterest.Cli.Commands;
 /// <summary>
 /// <c>train --config X.yaml [--out DIR] [--set key=value …]</c>: builds the data, trains with early
 /// stopping on validation, evaluates the best epoch on test and writes DIR/model/, history.csv and
-/// metrics.json.
+/// curves.svg and metrics.json.
 /// </summary>
 public static class TrainCommand
 {
@@ -56,9 +56,10 @@ public static class TrainCommand
             ["best_epoch"] = fit.BestEpoch,
         };
         ModelStore.Save(Path.Combine(outDir, "model"), model, metrics);
-        Trainer.WriteHistoryCsv(Path.Combine(outDir, "history.csv"), fit.History);
+        HistoryWriter.WriteCsv(Path.Combine(outDir, "history.csv"), fit.History);
+        HistoryWriter.WriteSvg(Path.Combine(outDir, "curves.svg"), fit.History);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), MetricsJson(metrics));
-        AnsiConsole.MarkupLine($"test AUC [bold]{testMetrics.Auc:F4}[/], GAUC {Fmt(testMetrics.Gauc)}, logloss {testMetrics.LogLoss:F4} (best epoch {fit.BestEpoch}); wrote {outDir}/model, history.csv, metrics.json");
+        AnsiConsole.MarkupLine($"test AUC [bold]{testMetrics.Auc:F4}[/], GAUC {Fmt(testMetrics.Gauc)}, logloss {testMetrics.LogLoss:F4} (best epoch {fit.BestEpoch}); wrote {outDir}/model, history.csv, curves.svg, metrics.json");
         return 0;
     }
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using DeepInterest.Data.Batches;
 using DeepInterest.Engine;
 using DeepInterest.Engine.Autograd;
@@ -145,18 +143,6 @@ public sealed class Trainer(TrainOptions options)
 
     private static void SaveWeights(CtrModel model, string dir) =>
         SafeTensors.Save(Path.Combine(dir, "weights.safetensors"), model.StateDict());
-
-    /// <summary>Writes history.csv (epoch, train_loss, val_auc, val_gauc, val_logloss, lr, seconds) atomically.</summary>
-    public static void WriteHistoryCsv(string path, IReadOnlyList<EpochResult> history)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder("epoch,train_loss,val_auc,val_gauc,val_logloss,lr,seconds,samples_per_second\n");
-        foreach (var r in history)
-            sb.AppendLine(string.Join(',', r.Epoch.ToString(inv), r.TrainLoss.ToString("R", inv), r.Validation.Auc.ToString("R", inv),
-                r.Validation.Gauc.ToString("R", inv), r.Validation.LogLoss.ToString("R", inv), r.LearningRate.ToString("R", inv),
-                r.Seconds.ToString("F3", inv), r.SamplesPerSecond.ToString("F0", inv)));
-        AtomicFile.WriteAllText(path, sb.ToString());
-    }
 }
 
 /// <summary>Scores datasets in evaluation mode without recording gradients.</summary>

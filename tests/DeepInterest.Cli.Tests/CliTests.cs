@@ -1,0 +1,54 @@
+using System.Text.Json;
+
+namespace DeepInterest.Cli.Tests;
+
+[Collection("console")]
+public class CliTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "di-cli-" + Guid.NewGuid().ToString("N"));
+    public CliTests() => Directory.CreateDirectory(_dir);
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static (int Code, string Err) Run(params string[] args)
+    {
+        var err = new StringWriter();
+        var old = Console.Error;
+        Console.SetError(err);
+        try { return (Program.Main(args), err.ToString()); }
+        finally { Console.SetError(old); }
+    }
+
+    [Fact]
+    public void TrainWritesModelHistoryAndMetrics()
+    {
+        var cfg = Path.Combine(_dir, "syn.yaml");
+        File.WriteAllText(cfg, "data:\n  protocol: synthetic\n  samples: 3000\n  embedding_dim: 8\nmodel:\n  kind: din\n  mlp_hidden: [16]\n  attention_hidden: [8]\ntrain:\n  epochs: 2\n  batch_size: 64\n");
+        var outDir = Path.Combine(_dir, "run");
+        var (code, err) = Run("train", "--config", cfg, "--out", outDir, "--set", "train.learning_rate=0.003");
+        Assert.True(code == 0, err);
+        Assert.True(File.Exists(Path.Combine(outDir, "model", "manifest.json")));
+        Assert.True(File.Exists(Path.Combine(outDir, "model", "weights.safetensors")));
+        Assert.StartsWith("epoch,train_loss,val_auc", File.ReadAllText(Path.Combine(outDir, "history.csv")));
+        Assert.Contains("<svg", File.ReadAllText(Path.Combine(outDir, "curves.svg")));
+        using var m = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")));
+        Assert.InRange(m.RootElement.GetProperty("test").GetProperty("auc").GetDouble(), 0.5, 1.0);
+        Assert.True(m.RootElement.GetProperty("test").TryGetProperty("logloss", out _));
+    }
+
+    [Fact]
+    public void ErrorsAreOneLineWithNonZeroExit()
+    {
+        var cfg = Path.Combine(_dir, "bad.yaml");
+        File.WriteAllText(cfg, "train:\n  epocs: 3\n");
+        var (code, err) = Run("train", "--config", cfg);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: {cfg}:2:3: unknown key 'train.epocs'; did you mean 'epochs'?", err.Trim());
+        (code, err) = Run("train", "--config", Path.Combine(_dir, "missing.yaml"));
+        Assert.Equal(1, code);
+        Assert.Single(err.Trim().Split('\n'));
+        File.WriteAllText(cfg, "data:\n  protocol: movielens_seed\n  train: /nonexistent/train.csv\n");
+        (code, err) = Run("train", "--config", cfg);
+        Assert.Equal(1, code);
+        Assert.Equal("error: /nonexistent/train.csv: file not found", err.Trim());
+    }
+}

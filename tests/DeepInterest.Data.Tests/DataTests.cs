@@ -1,0 +1,135 @@
+using DeepInterest.Data.Batches;
+using DeepInterest.Data.Encoders;
+using DeepInterest.Data.Protocols;
+using DeepInterest.Data.Readers;
+using DeepInterest.Data.Schema;
+using DeepInterest.Data.Synthetic;
+
+namespace DeepInterest.Data.Tests;
+
+public static class TestPaths
+{
+    public static string RepoRoot { get; } = Find();
+    private static string Find()
+    {
+        var d = new DirectoryInfo(AppContext.BaseDirectory);
+        while (d is not null && !File.Exists(Path.Combine(d.FullName, "DeepInterest.slnx"))) d = d.Parent;
+        return d?.FullName ?? throw new InvalidOperationException("repository root not found");
+    }
+    public static string SharedData => Path.GetFullPath(Path.Combine(RepoRoot, "..", "shared", "data"));
+}
+
+public class SchemaTests
+{
+    private static FeatureSchema Good => new()
+    {
+        Tables = [new("item", 10, 4), new("cate", 5, 4), new("user", 7, 3)],
+        Sparse = [new("item", "item"), new("cate", "cate"), new("user", "user")],
+        Sequences = [new("hist_item", "item", 20), new("hist_cate", "cate", 20)],
+        Groups = [new("g", [new AttentionPair("item", "hist_item"), new AttentionPair("cate", "hist_cate")])],
+    };
+
+    [Fact]
+    public void ValidatesAndRoundTripsThroughJson()
+    {
+        var s = Good.Validate();
+        var back = FeatureSchema.FromJson(s.ToJson());
+        Assert.Equal(s.ToJson(), back.ToJson());
+        Assert.True(back.IsAttended("hist_item"));
+    }
+
+    [Fact]
+    public void ErrorsNameTheFeature()
+    {
+        string Err(FeatureSchema s) => Assert.Throws<SchemaException>(() => s.Validate()).Message;
+        Assert.Equal("feature 'item': unknown embedding table 'items'", Err(Good with { Sparse = [new("item", "items")] }));
+        Assert.Equal("feature 'item': duplicate or empty name", Err(Good with { Sparse = [new("item", "item"), new("item", "cate")] }));
+        Assert.Equal("feature 'hist_item': a sequence needs a maximum length ≥ 1, got 0", Err(Good with { Sequences = [new("hist_item", "item", 0), new("hist_cate", "cate", 5)] }));
+        Assert.Contains("'user' has dimension 3 but 'hist_item' has 4", Err(Good with { Groups = [new("g", [new AttentionPair("user", "hist_item")])] }));
+        Assert.Contains("negative history 'neg' is not a sequence feature", Err(Good with { Groups = [new("g", [new AttentionPair("item", "hist_item", "neg")])] }));
+    }
+}
+
+public class EncoderAndBatchTests
+{
+    [Fact]
+    public void CategoryEncoderReservesPaddingAndUnknown()
+    {
+        var e = new CategoryEncoder(minCount: 2).Fit(["a", "b", "a", "c", "c", "c"]);
+        Assert.Equal(2, e.Encode("a"));
+        Assert.Equal(3, e.Encode("c"));
+        Assert.Equal(CategoryEncoder.Unknown, e.Encode("b"));      // below min count
+        Assert.Equal(CategoryEncoder.Unknown, e.Encode("zzz"));    // unseen: never throws
+        Assert.Equal(4, e.Size);
+    }
+
+    [Fact]
+    public void BatchesPadToTheLongestRowOfTheBatch()
+    {
+        var d = PlantedInterest.Generate(new PlantedInterestOptions(Samples: 10, Users: 5, Items: 50, Categories: 5, InterestsPerUser: 2, MinHistory: 1, MaxHistory: 30));
+        var b = new Batch();
+        b.Fill(d, [2, 5, 7]);
+        var (ids, lengths, steps) = b.Sequence("hist_item");
+        int[] expectedLengths = [d.Sequences["hist_item"].Lengths[2], d.Sequences["hist_item"].Lengths[5], d.Sequences["hist_item"].Lengths[7]];
+        Assert.Equal(expectedLengths.Max(), steps);
+        Assert.Equal(expectedLengths, lengths[..3]);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.Equal(d.Sequences["hist_item"].Row(new[] { 2, 5, 7 }[i]).ToArray(), ids.AsSpan(i * steps, lengths[i]).ToArray());
+            Assert.All(ids.AsSpan(i * steps + lengths[i], steps - lengths[i]).ToArray(), v => Assert.Equal(0, v));
+        }
+        Assert.Equal(d.Labels[5], b.Labels[1]);
+    }
+
+    [Fact]
+    public void ShufflingIsSeededAndCoversEveryRow()
+    {
+        var d = PlantedInterest.Generate(new PlantedInterestOptions(Samples: 100, Users: 50, Items: 50, Categories: 5, InterestsPerUser: 2));
+        List<int> Users(ulong seed) => new BatchIterator(d, 16, true, seed).Epoch().SelectMany(b => b.UserIds.ToArray()).ToList();
+        Assert.Equal(Users(3), Users(3));
+        Assert.NotEqual(Users(3), Users(4));
+        Assert.Equal(d.UserIds.OrderBy(u => u), Users(3).OrderBy(u => u));
+    }
+}
+
+public class CsvTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), "di-csv-" + Guid.NewGuid().ToString("N"));
+    public CsvTests() => Directory.CreateDirectory(_dir);
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private string Write(string text) { var p = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".csv"); File.WriteAllText(p, text); return p; }
+
+    [Fact]
+    public void BadInputNamesFileLineAndColumn()
+    {
+        var empty = Write("");
+        Assert.Equal($"{empty}: the file is empty (a header line is required)", Assert.Throws<DataFormatException>(() => CsvTable.Read(empty)).Message);
+        var t = CsvTable.Read(Write("id,age,hist\n5,NaN,1|2\n-3,inf,1|2|3|4\nx,7,\n"));
+        Assert.Equal($"{t.Path}:2:2: 'age' expected a finite number, got 'NaN'", Assert.Throws<DataFormatException>(() => t.Float(0, 1)).Message);
+        Assert.Contains(":3:2: 'age' expected a finite number, got 'inf'", Assert.Throws<DataFormatException>(() => t.Float(1, 1)).Message);
+        Assert.Contains(":3:1: 'id' expected a non-negative integer id, got '-3'", Assert.Throws<DataFormatException>(() => t.Id(1, 0)).Message);
+        Assert.Contains(":4:1: 'id' expected a non-negative integer id, got 'x'", Assert.Throws<DataFormatException>(() => t.Id(2, 0)).Message);
+        Assert.Contains(":3:3: 'hist' has 4 items, more than the limit 3", Assert.Throws<DataFormatException>(() => t.List(1, 2, '|', 3, truncate: false)).Message);
+        Assert.Equal(["2", "3", "4"], t.List(1, 2, '|', 3, truncate: true));   // truncation keeps the most recent
+        Assert.Empty(t.List(2, 2, '|', 3, false));
+        Assert.StartsWith($"{t.Path}: missing column 'label'", Assert.Throws<DataFormatException>(() => t.Column("label")).Message);
+        var ragged = Write("a,b\n1,2\n3\n");
+        Assert.Contains("expected 2 fields, found 1", Assert.Throws<DataFormatException>(() => CsvTable.Read(ragged)).Message);
+    }
+
+    [SkippableFact]
+    public void ReadsTheSeedTutorialMovieLensFiles()
+    {
+        var dir = Path.Combine(TestPaths.SharedData, "movielens-1m-prediction-flow");
+        Skip.IfNot(Directory.Exists(dir), $"{dir} is absent: the MovieLens seed files live in ../shared/data beside the repository");
+        var s = MovieLensSeed.Load(Path.Combine(dir, "train.csv"), Path.Combine(dir, "test.csv"), 8, 0.1, 1);
+        Assert.Equal(4832, s.Train.Count + s.Valid.Count);
+        Assert.Equal(483, s.Valid.Count);
+        Assert.Equal(1208, s.Test.Count);
+        s.Test.CheckIds();
+        Assert.InRange(s.Test.Labels.Average(), 0.58, 0.60);                 // README: positive rate 0.587 in test
+        Assert.Equal(10, s.Train.Sequences["histHighRatedMovieIds"].Lengths.Max());
+        Assert.All(s.Train.Dense["age"], a => Assert.InRange(a, 0f, 1f));
+    }
+}
