@@ -1,4 +1,5 @@
 using DeepInterest.Engine;
+using DeepInterest.Engine.Modules;
 using DeepInterest.Engine.Autograd;
 using DeepInterest.Engine.Modules;
 
@@ -207,5 +208,52 @@ public class DinOpsTests
         Assert.Contains("mlp.layers.1.act.alpha", keys);
         Assert.Contains("mlp.layers.1.act.bn.running_var", keys);
         Assert.Contains("fc.bias", keys);
+    }
+}
+
+public class ShapeOpsAndInitTests
+{
+    private readonly Rng _rng = new(41);
+
+    [Fact]
+    public void SliceSplitExpandGradients()
+    {
+        var x = GradCheck.Rand(_rng, new Shape(2, 3, 5));
+        GradCheck.Check(t => F.SliceLast(t[0], 1, 3), [x], what: "slice last");
+        GradCheck.Check(t => F.SliceSteps(t[0], 1, 2), [x], what: "slice steps");
+        var parts = new[] { F.SliceLast(x, 0, 2), F.SliceLast(x, 2, 3) };                 // split = slices
+        Assert.Equal(x.ToArray(), F.ConcatLast(parts[0], parts[1]).ToArray());
+        GradCheck.Check(t => F.Expand(t[0], new Shape(2, 4, 3)), [GradCheck.Rand(_rng, new Shape(2, 1, 3))], what: "expand");
+        Assert.Throws<ArgumentException>(() => F.Expand(Tensor.Zeros(new Shape(2, 3)), new Shape(2, 4)));
+        Assert.Throws<ArgumentException>(() => F.SliceLast(x, 4, 2));
+    }
+
+    [Fact]
+    public void InitializersFollowTorchFormulas()
+    {
+        var w = new Tensor(new Shape(200, 300));
+        Init.XavierUniform(w, new Rng(1));
+        float a = MathF.Sqrt(6f / 500f);
+        Assert.All(w.ToArray(), v => Assert.InRange(v, -a, a));
+        Assert.InRange(Std(w), a / MathF.Sqrt(3) * 0.97, a / MathF.Sqrt(3) * 1.03);
+        Init.KaimingUniform(w, new Rng(2), MathF.Sqrt(5f));                                 // Linear default: U(±1/√fan_in)
+        Assert.All(w.ToArray(), v => Assert.InRange(v, -1f / MathF.Sqrt(300), 1f / MathF.Sqrt(300)));
+        Init.KaimingNormal(w, new Rng(3));
+        Assert.InRange(Std(w), MathF.Sqrt(2f / 300) * 0.97, MathF.Sqrt(2f / 300) * 1.03);
+        Init.XavierNormal(w, new Rng(4));
+        Assert.InRange(Std(w), MathF.Sqrt(2f / 500) * 0.97, MathF.Sqrt(2f / 500) * 1.03);
+        Init.Normal(w, 0f, 0.3f, new Rng(5));
+        Assert.InRange(Std(w), 0.29, 0.31);
+        var w2 = new Tensor(new Shape(200, 300));
+        Init.Normal(w2, 0f, 0.3f, new Rng(5));
+        Assert.Equal(w.ToArray(), w2.ToArray());                                             // seeded: identical
+        Assert.Equal((300, 200), Init.Fans(w.Shape));
+    }
+
+    private static double Std(Tensor t)
+    {
+        var v = t.ToArray();
+        double m = v.Average();
+        return Math.Sqrt(v.Select(x => (x - m) * (x - m)).Average());
     }
 }

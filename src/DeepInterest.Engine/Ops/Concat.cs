@@ -158,3 +158,54 @@ public static partial class F
         }
     }
 }
+
+public static partial class F
+{
+    /// <summary>Columns [start, start + length) of the last axis: [..., D] → [..., length] (split = several slices).</summary>
+    public static Tensor SliceLast(Tensor x, int start, int length)
+    {
+        int d = x.Shape.Last, rows = x.Shape.Rows;
+        if (start < 0 || length < 0 || start + length > d) throw new ArgumentException($"SliceLast: columns [{start}, {start + length}) are outside {x.Shape}.");
+        var y = Tensor.Empty(x.Shape.WithLast(length));
+        var xs = x.Span; var ys = y.Span;
+        for (int r = 0; r < rows; r++) xs.Slice(r * d + start, length).CopyTo(ys.Slice(r * length, length));
+        if (Tape.ShouldRecord(x))
+        {
+            var n = SliceLastNode.Rent();
+            n.X = x; n.Start = start;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class SliceLastNode : Node<SliceLastNode>
+    {
+        public Tensor X = null!;
+        public int Start;
+        protected override void Clear() { X = null!; }
+
+        public override void Backward()
+        {
+            if (!X.RequiresGrad) return;
+            int d = X.Shape.Last, rows = X.Shape.Rows, len = Output.Shape.Last;
+            var gx = X.GradSpan(); var gy = Output.Grad!.Span;
+            for (int r = 0; r < rows; r++)
+            {
+                var dst = gx.Slice(r * d + Start, len);
+                System.Numerics.Tensors.TensorPrimitives.Add(dst, gy.Slice(r * len, len), dst);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Broadcasts x to <paramref name="shape"/> (NumPy rules: size-1 or missing leading axes stretch),
+    /// e.g. [B, 1, E] → [B, T, E]; backward sums over the stretched axes.
+    /// </summary>
+    public static Tensor Expand(Tensor x, Shape shape)
+    {
+        var plan = new BroadcastPlan(x.Shape, shape, "Expand");
+        if (plan.Out != shape) throw new ArgumentException($"Expand: {x.Shape} cannot be expanded to {shape}.");
+        // x + 0 over the target shape reuses the broadcasting kernel and its reduction in backward.
+        return Add(x, Tensor.ZerosTemp(shape));
+    }
+}
