@@ -64,24 +64,9 @@ public static partial class F
             node.X = x; node.Lengths = lengths; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
             node.Hs = hs; node.Cs = cs; node.Acts = acts; node.DLast = Tensor.ZerosTemp(new Shape(b, h));
             Tape.Record(node, outputs);
-            var ln = LstmLastNode.Rent();
-            ln.Main = node;
-            Tape.Record(ln, last);
+            RnnLastNode.Record(node.DLast, outputs, last);
         }
         return new RnnResult(outputs, last);
-    }
-
-    private sealed class LstmLastNode : Node<LstmLastNode>
-    {
-        public LstmNode Main = null!;
-        protected override void Clear() { Main = null!; }
-
-        public override void Backward()
-        {
-            var d = Main.DLast.Span;
-            System.Numerics.Tensors.TensorPrimitives.Add(d, Output.Grad!.Span, d);
-            Main.Output.GradSpan();
-        }
     }
 
     private sealed class LstmNode : Node<LstmNode>

@@ -103,26 +103,34 @@ public static partial class F
             node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates;
             node.DLast = Tensor.ZerosTemp(new Shape(b, h));
             Tape.Record(node, outputs);
-            var ln = GruLastNode.Rent();
-            ln.Main = node;
-            Tape.Record(ln, last);
+            RnnLastNode.Record(node.DLast, outputs, last);
         }
         return new RnnResult(outputs, last);
     }
 
     private static float Sigmoid1(float v) => 1f / (1f + MathF.Exp(-v));
 
-    /// <summary>Routes the gradient of the last states into the GRU node (which runs after it in backward).</summary>
-    private sealed class GruLastNode : Node<GruLastNode>
+    /// <summary>
+    /// Routes the gradient of an RNN's last states into the buffer of the main recurrent node, which
+    /// was recorded just before and so runs right after this one in backward.
+    /// </summary>
+    private sealed class RnnLastNode : Node<RnnLastNode>
     {
-        public GruNode Main = null!;
-        protected override void Clear() { Main = null!; }
+        public Tensor DLast = null!, MainOutput = null!;
+        protected override void Clear() { DLast = MainOutput = null!; }
+
+        public static void Record(Tensor dLast, Tensor mainOutput, Tensor last)
+        {
+            var n = Rent();
+            n.DLast = dLast; n.MainOutput = mainOutput;
+            Tape.Record(n, last);
+        }
 
         public override void Backward()
         {
-            var d = Main.DLast.Span;
+            var d = DLast.Span;
             System.Numerics.Tensors.TensorPrimitives.Add(d, Output.Grad!.Span, d);
-            Main.Output.GradSpan();   // makes sure the main node runs even if only the last states are used
+            MainOutput.GradSpan();   // makes sure the main node runs even if only the last states are used
         }
     }
 

@@ -70,6 +70,17 @@ public abstract class CtrModel : Module
     public FeatureSchema Schema { get; }
     public ModelOptions Options { get; }
 
+    /// <summary>
+    /// Width of the MLP input before interests are added: every sparse embedding, every sequence
+    /// outside attention groups (sum-pooled) and every dense value.
+    /// </summary>
+    protected int BaseInputWidth() =>
+        Schema.Sparse.Sum(s => Schema.Table(s.Table).Dim) + Schema.Dense.Count
+        + Schema.Sequences.Where(q => !Schema.IsAttended(q.Name)).Sum(q => Schema.Table(q.Table).Dim);
+
+    /// <summary>Width of a group's query (its targets' embeddings concatenated).</summary>
+    protected int GroupDim(AttentionGroup g) => g.Pairs.Sum(p => Schema.Table(Schema.SparseFeature(p.Target).Table).Dim);
+
     /// <summary>Click logits [B].</summary>
     public abstract Tensor Forward(ModelInput x);
 

@@ -26,11 +26,10 @@ public sealed class Din : CtrModel
         var rng = new Rng(options.Seed);
         _emb = RegisterModule("embeddings", new FeatureEmbeddings(schema, rng, options.EmbeddingInitStd));
         var groups = RegisterModule("attention", new ModuleDictLike());
-        int width = schema.Sparse.Sum(s => schema.Table(s.Table).Dim) + schema.Dense.Count;
-        foreach (var q in schema.Sequences.Where(q => !schema.IsAttended(q.Name))) width += schema.Table(q.Table).Dim;
+        int width = BaseInputWidth();
         foreach (var g in schema.Groups)
         {
-            int dim = g.Pairs.Sum(p => schema.Table(schema.SparseFeature(p.Target).Table).Dim);
+            int dim = GroupDim(g);
             _attention[g.Name] = groups.Add(g.Name, new ActivationUnit(dim,
                 new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout), rng));
             width += dim;
