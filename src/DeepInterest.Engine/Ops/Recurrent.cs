@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using DeepInterest.Engine.Autograd;
 using DeepInterest.Engine.Kernels;
 
@@ -79,18 +80,31 @@ public static partial class F
                 var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(r * g3, g3);
                 var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
                 float ar = scores is null ? 0f : a[r * t + s];
-                for (int j = 0; j < h; j++)
+                // Vectorized per row: [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h).
+                var ru = gt[..(2 * h)]; var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
+                TensorPrimitives.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
+                TensorPrimitives.Sigmoid(ru, ru);
+                ghr.Slice(2 * h, h).CopyTo(hW);
+                TensorPrimitives.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
+                TensorPrimitives.Tanh(n, n);
+                var zg = ru.Slice(h, h);
+                var outRow = outs.Slice((r * t + s) * h, h);
+                TensorPrimitives.Subtract(n, hp, outRow);                      // n − h
+                switch (kind)
                 {
-                    float rg = Sigmoid1(gir[j] + ghr[j]);
-                    float zg = Sigmoid1(gir[h + j] + ghr[h + j]);
-                    float hW = ghr[2 * h + j];
-                    float n = MathF.Tanh(gir[2 * h + j] + rg * hW);
-                    float g = kind switch { GruKind.Gru => 1f - zg, GruKind.Agru => ar, _ => ar * zg };
-                    float v = (1f - g) * hp[j] + g * n;
-                    hn[j] = v;
-                    outs[(r * t + s) * h + j] = v;
-                    gt[j] = rg; gt[h + j] = zg; gt[2 * h + j] = n; gt[3 * h + j] = hW;
+                    case GruKind.Gru:                                          // g = 1 − z: h' = n + z ⊙ (h − n)
+                        TensorPrimitives.Multiply(outRow, zg, outRow);
+                        TensorPrimitives.Subtract(n, outRow, outRow);
+                        break;
+                    case GruKind.Agru:
+                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
+                        break;
+                    default:
+                        TensorPrimitives.Multiply(outRow, zg, outRow);
+                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
+                        break;
                 }
+                outRow.CopyTo(hn);
             }
         }
         hss.Slice(t * b * h, b * h).CopyTo(last.Span);      // a state stops changing after its length
