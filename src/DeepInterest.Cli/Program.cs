@@ -18,6 +18,8 @@ public static class Program
         var demo = DemoCommand.Create();
         root.Subcommands.Add(demo);
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(ScoreCommands.Evaluate());
+        root.Subcommands.Add(ScoreCommands.Predict());
         root.Subcommands.Add(BenchCommand.Create());
         root.SetAction(parse => demo.Parse([]).Invoke());
         bool verbose = args.Contains("--verbose");

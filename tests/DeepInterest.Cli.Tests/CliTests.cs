@@ -52,3 +52,38 @@ public class CliTests : IDisposable
         Assert.Equal("error: /nonexistent/train.csv: file not found", err.Trim());
     }
 }
+
+[Collection("console")]
+public class ScoreCommandTests
+{
+    [SkippableFact]
+    public void EvaluateAndPredictScoreRawRowsIncludingUnseenIds()
+    {
+        var root = new DirectoryInfo(AppContext.BaseDirectory);
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "DeepInterest.slnx"))) root = root.Parent;
+        var data = Path.GetFullPath(Path.Combine(root!.FullName, "..", "shared", "data", "movielens-1m-prediction-flow"));
+        Skip.IfNot(Directory.Exists(data), $"{data} is absent: the MovieLens seed files live in ../shared/data beside the repository");
+        var dir = Path.Combine(Path.GetTempPath(), "di-score-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var cfg = Path.Combine(dir, "c.yaml");
+            File.WriteAllText(cfg, $"data:\n  train: {data}/train.csv\n  test: {data}/test.csv\n  embedding_dim: 4\nmodel:\n  kind: din\n  mlp_hidden: [8]\n  attention_hidden: [4]\ntrain:\n  epochs: 1\n");
+            Assert.Equal(0, Program.Main(["train", "--config", cfg, "--out", Path.Combine(dir, "run")]));
+            // A row with a user, movie and zip code never seen in training still scores.
+            var lines = File.ReadAllLines(Path.Combine(data, "test.csv")).Take(3).ToList();
+            lines.Add("999999,999998,4,978824351,1.0,999997|48,1,F,1,10,00000,Unknown (2030),Drama,1");
+            var csv = Path.Combine(dir, "rows.csv");
+            File.WriteAllLines(csv, lines);
+            var model = Path.Combine(dir, "run", "model");
+            Assert.Equal(0, Program.Main(["evaluate", "--model", model, "--data", csv]));
+            var outCsv = Path.Combine(dir, "p.csv");
+            Assert.Equal(0, Program.Main(["predict", "--model", model, "--data", csv, "--out", outCsv]));
+            var preds = File.ReadAllLines(outCsv);
+            Assert.Equal("row,user_id,probability", preds[0]);
+            Assert.Equal(3, preds.Length - 1);                        // two test rows + the unseen one
+            Assert.All(preds.Skip(1), l => Assert.InRange(double.Parse(l.Split(',')[2], System.Globalization.CultureInfo.InvariantCulture), 0.0, 1.0));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+}

@@ -36,7 +36,7 @@ public static class TrainCommand
     {
         var cfg = ConfigBinder.LoadFile<TrainConfig>(configPath, overrides);
         if (cfg.Train.Threads > 0) Par.Threads = cfg.Train.Threads;
-        var (train, valid, test) = LoadData(cfg.Data, (ulong)cfg.Train.Seed);
+        var (train, valid, test, encoders) = LoadData(cfg.Data, (ulong)cfg.Train.Seed);
         AnsiConsole.MarkupLine($"[bold]{cfg.Model.Kind}[/] on {cfg.Data.Protocol}: {train.Count:N0} train, {valid.Count:N0} validation, {test.Count:N0} test rows");
         var model = CtrModel.Create(train.Schema, cfg.Model.ToOptions((ulong)cfg.Train.Seed));
         var trainer = new Trainer(cfg.Train.ToOptions());
@@ -56,6 +56,7 @@ public static class TrainCommand
             ["best_epoch"] = fit.BestEpoch,
         };
         ModelStore.Save(Path.Combine(outDir, "model"), model, metrics);
+        if (encoders is not null) AtomicFile.WriteAllText(Path.Combine(outDir, "model", ModelData.EncodersFile), encoders.ToJson());
         HistoryWriter.WriteCsv(Path.Combine(outDir, "history.csv"), fit.History);
         HistoryWriter.WriteSvg(Path.Combine(outDir, "curves.svg"), fit.History);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), MetricsJson(metrics));
@@ -80,16 +81,16 @@ public static class TrainCommand
         return JsonSerializer.Serialize(root, new JsonSerializerOptions { WriteIndented = true });
     }
 
-    private static (CtrDataset Train, CtrDataset Valid, CtrDataset Test) LoadData(DataConfig d, ulong seed)
+    private static (CtrDataset Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders) LoadData(DataConfig d, ulong seed)
     {
         if (d.Protocol == DataProtocol.Synthetic)
         {
             var data = PlantedInterest.Generate(new PlantedInterestOptions(Samples: d.Samples, Users: d.Samples / 2, EmbeddingDim: d.EmbeddingDim, Seed: seed));
             int nTrain = d.Samples * 8 / 10, nValid = d.Samples / 10;
             return (data.Take(Enumerable.Range(0, nTrain).ToList()), data.Take(Enumerable.Range(nTrain, nValid).ToList()),
-                data.Take(Enumerable.Range(nTrain + nValid, d.Samples - nTrain - nValid).ToList()));
+                data.Take(Enumerable.Range(nTrain + nValid, d.Samples - nTrain - nValid).ToList()), null);
         }
         var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed);
-        return (s.Train, s.Valid, s.Test);
+        return (s.Train, s.Valid, s.Test, s.Fitted);
     }
 }

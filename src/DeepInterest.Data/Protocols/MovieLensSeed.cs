@@ -19,7 +19,25 @@ public static class MovieLensSeed
     public const int MaxHistory = 50, MaxGenres = 6;
     private static readonly string[] Sparse = ["gender", "movieId", "occupation", "zipCode"];
 
-    public sealed record Encoders(Dictionary<string, CategoryEncoder> Categories, CategoryEncoder Genres, float[] AgeQuantiles);
+    public sealed record Encoders(Dictionary<string, CategoryEncoder> Categories, CategoryEncoder Genres, float[] AgeQuantiles)
+    {
+        private static readonly System.Text.Json.JsonSerializerOptions Json = new() { WriteIndented = false };
+
+        public string ToJson() => System.Text.Json.JsonSerializer.Serialize(this, Json);
+
+        public static Encoders FromJson(string json, string source)
+        {
+            try
+            {
+                return System.Text.Json.JsonSerializer.Deserialize<Encoders>(json, Json)
+                    ?? throw new DataFormatException($"{source}: empty encoders");
+            }
+            catch (System.Text.Json.JsonException e) { throw new DataFormatException($"{source}: invalid encoders: {e.Message.Split('\n')[0]}"); }
+        }
+    }
+
+    /// <summary>Encodes a CSV in the tutorial's format with encoders fitted earlier (unseen values map to unknown).</summary>
+    public static CtrDataset Encode(string csv, Encoders e, FeatureSchema schema) => Build(CsvTable.Read(csv), e, schema);
 
     public sealed record Splits(CtrDataset Train, CtrDataset Valid, CtrDataset Test, Encoders Fitted);
 

@@ -19,7 +19,8 @@ public static partial class F
 
     private static Tensor Binary(Tensor a, Tensor b, BinaryKind kind)
     {
-        var plan = new BroadcastPlan(a.Shape, b.Shape, kind.ToString());
+        // A literal name per kind: Enum.ToString() would allocate on every call.
+        var plan = new BroadcastPlan(a.Shape, b.Shape, kind switch { BinaryKind.Add => "Add", BinaryKind.Sub => "Sub", BinaryKind.Mul => "Mul", _ => "Div" });
         var y = Tensor.Empty(plan.Out);
         BinaryForward(plan, a.Span, b.Span, y.Span, kind);
         if (Tape.ShouldRecord(a, b))
