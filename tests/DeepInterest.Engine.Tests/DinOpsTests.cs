@@ -229,6 +229,20 @@ public class ShapeOpsAndInitTests
     }
 
     [Fact]
+    public void DropoutAndMaskedBceGradients()
+    {
+        var x = GradCheck.Rand(_rng, new Shape(4, 6));
+        // A fresh generator per call draws the same mask, so the function is deterministic.
+        GradCheck.Check(t => F.Dropout(t[0], 0.3f, true, new Rng(9)), [x], what: "dropout");
+        var mask = Mask.FromLengths([6, 2, 0, 3], 6);
+        GradCheck.Check(t => F.MaskedBinaryCrossEntropyWithLogits(t[0], 1f, mask), [x], what: "masked bce 1");
+        GradCheck.Check(t => F.MaskedBinaryCrossEntropyWithLogits(t[0], 0f, mask), [x], what: "masked bce 0");
+        var before = F.MaskedBinaryCrossEntropyWithLogits(x, 1f, mask).Item();
+        x.Span[2 * 6 + 1] = 1e4f;                                                           // a padded position
+        Assert.Equal(before, F.MaskedBinaryCrossEntropyWithLogits(x, 1f, mask).Item());
+    }
+
+    [Fact]
     public void InitializersFollowTorchFormulas()
     {
         var w = new Tensor(new Shape(200, 300));
