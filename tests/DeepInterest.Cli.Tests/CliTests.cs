@@ -83,6 +83,12 @@ public class ScoreCommandTests
             Assert.Equal("row,user_id,probability", preds[0]);
             Assert.Equal(3, preds.Length - 1);                        // two test rows + the unseen one
             Assert.All(preds.Skip(1), l => Assert.InRange(double.Parse(l.Split(',')[2], System.Globalization.CultureInfo.InvariantCulture), 0.0, 1.0));
+            var svg = Path.Combine(dir, "e.svg");
+            Assert.Equal(0, Program.Main(["explain", "--model", model, "--data", csv, "--row", "2", "--out", svg]));
+            var text = File.ReadAllText(svg);
+            Assert.Contains("<svg", text);
+            Assert.Equal(2, text.Split("<rect x=\"160\"").Length - 1);                         // one bar per history item (2 in that row)
+            Assert.Equal(1, Program.Main(["explain", "--model", model, "--data", csv, "--row", "99", "--out", svg]));
         }
         finally { Directory.Delete(dir, true); }
     }

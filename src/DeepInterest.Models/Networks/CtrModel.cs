@@ -84,6 +84,12 @@ public abstract class CtrModel : Module
     /// <summary>Click logits [B].</summary>
     public abstract Tensor Forward(ModelInput x);
 
+    /// <summary>
+    /// Attention weights [B, T] per attention group from the last forward pass (DIN, DIEN); empty for
+    /// models without attention. The tensors belong to that pass's arena: copy them out before it ends.
+    /// </summary>
+    public virtual IReadOnlyDictionary<string, Tensor> AttentionWeights => new Dictionary<string, Tensor>();
+
     /// <summary>The training objective for a batch.</summary>
     public virtual Tensor Loss(ModelInput x) => F.BinaryCrossEntropyWithLogits(Forward(x), x.Labels);
 

@@ -56,8 +56,10 @@ public sealed class Dien : CtrModel
         _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
     }
 
-    /// <summary>The attention weights [B, T] of the last forward pass, per group (for explanations).</summary>
-    public Dictionary<string, Tensor> LastWeights { get; } = new();
+    private readonly Dictionary<string, Tensor> _lastWeights = new();
+
+    /// <inheritdoc/>
+    public override IReadOnlyDictionary<string, Tensor> AttentionWeights => _lastWeights;
 
     public override Tensor Forward(ModelInput x) => Run(x, withAux: false);
 
@@ -95,13 +97,13 @@ public sealed class Dien : CtrModel
             {
                 var evolved = evolution.Forward(interests, lengths).Outputs;                                       // [B, T, E]
                 var w = Normalize(attention.Forward(query, evolved, mask), mask);
-                LastWeights[g.Name] = w;
+                _lastWeights[g.Name] = w;
                 final = F.WeightedSum(w, evolved, mask);
             }
             else
             {
                 var w = Normalize(attention.Forward(query, interests, mask), mask);                               // [B, T]
-                LastWeights[g.Name] = w;
+                _lastWeights[g.Name] = w;
                 final = Options.Evolution == EvolutionKind.Aigru
                     ? evolution.Forward(F.Mul(interests, F.Reshape(w, w.Shape.Append(1))), lengths).Last
                     : evolution.Forward(interests, lengths, w).Last;                                                // [B, E]

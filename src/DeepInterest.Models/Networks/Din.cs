@@ -38,8 +38,10 @@ public sealed class Din : CtrModel
         _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
     }
 
-    /// <summary>The attention weights [B, T] of the last forward pass, per group (for explanations).</summary>
-    public Dictionary<string, Tensor> LastWeights { get; } = new();
+    private readonly Dictionary<string, Tensor> _lastWeights = new();
+
+    /// <inheritdoc/>
+    public override IReadOnlyDictionary<string, Tensor> AttentionWeights => _lastWeights;
 
     public override Tensor Forward(ModelInput x)
     {
@@ -66,7 +68,7 @@ public sealed class Din : CtrModel
                 AttentionNormalization.Sigmoid => F.MaskedSigmoid(scores, mask),
                 _ => scores,
             };
-            LastWeights[g.Name] = weights;
+            _lastWeights[g.Name] = weights;
             _parts.Add(F.WeightedSum(weights, keys, mask));                                                        // [B, E]
         }
         foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));

@@ -1,0 +1,112 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using DeepInterest.Data.Batches;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.IO;
+using DeepInterest.Models.Networks;
+using Spectre.Console;
+
+namespace DeepInterest.Cli.Commands;
+
+/// <summary>
+/// <c>explain --model DIR --data FILE --row N --out FILE.svg</c>: the attention weight of every
+/// history item for one prediction (in the style of the DIN paper's Fig. 5), as a bar chart and as text.
+/// </summary>
+public static class ExplainCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder (DIR/model from train)", Required = true };
+        var data = new Option<string>("--data") { Description = "CSV in the training data's format", Required = true };
+        var row = new Option<int>("--row") { Description = "0-based data row to explain", DefaultValueFactory = _ => 0 };
+        var outFile = new Option<string>("--out") { Description = "SVG file to write", Required = true };
+        var cmd = new Command("explain", "Attention weight of every history item for one prediction (SVG + text)") { model, data, row, outFile };
+        cmd.SetAction(p => Run(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(row), p.GetValue(outFile)!));
+        return cmd;
+    }
+
+    private static int Run(string modelDir, string csv, int rowIndex, string outFile)
+    {
+        var (model, data) = ModelData.Load(modelDir, csv);
+        if (rowIndex < 0 || rowIndex >= data.Count) throw new ArgumentException($"--row {rowIndex} is outside the {data.Count} rows of {csv}.");
+        if (model.Schema.Groups.Count == 0 || model.Options.Kind == ModelKind.Base)
+            throw new ArgumentException($"{modelDir}: a {model.Options.Kind} model has no attention to explain (use a DIN or DIEN model).");
+        var batch = new Batch();
+        batch.Fill(data, [rowIndex]);
+        var input = new ModelInput();
+        model.Eval();
+        float prob;
+        var groups = new List<(string Group, string History, int[] Ids, float[] Weights)>();
+        using (Tape.NoGrad())
+        using (Arena.Begin())
+        {
+            input.Load(model.Schema, batch);
+            var logit = model.Forward(input).Span[0];
+            prob = 1f / (1f + MathF.Exp(-logit));
+            foreach (var g in model.Schema.Groups)
+            {
+                var history = g.Pairs[0].History;
+                var (ids, lengths, _) = batch.Sequence(history);
+                int len = lengths[0];
+                groups.Add((g.Name, history, ids[..len], model.AttentionWeights[g.Name].Span[..len].ToArray()));
+            }
+        }
+        var names = Vocabulary(modelDir);
+        var sb = new StringBuilder();
+        foreach (var (group, history, ids, weights) in groups)
+        {
+            var table = new Table().Title($"row {rowIndex}: p(click) = {prob:F4} — attention of group '{group}' over {history}").AddColumns("position", "item", "weight");
+            for (int i = 0; i < ids.Length; i++) table.AddRow(i.ToString(), Markup.Escape(names.GetValueOrDefault(ids[i], $"#{ids[i]}")), $"{weights[i]:F4}");
+            AnsiConsole.Write(table);
+            sb.Append(Svg(group, history, ids.Select(id => names.GetValueOrDefault(id, $"#{id}")).ToArray(), weights, rowIndex, prob));
+        }
+        AtomicFile.WriteAllText(outFile, Wrap(sb.ToString(), groups.Sum(g => g.Ids.Length * 22 + 80)));
+        AnsiConsole.MarkupLine($"wrote {Markup.Escape(outFile)}");
+        return 0;
+    }
+
+    /// <summary>Encoded movie id → raw id, from the encoders saved with the model.</summary>
+    private static Dictionary<int, string> Vocabulary(string modelDir)
+    {
+        var enc = Data.Protocols.MovieLensSeed.Encoders.FromJson(File.ReadAllText(Path.Combine(modelDir, ModelData.EncodersFile)), modelDir);
+        var d = enc.Categories["movieId"].Vocabulary.ToDictionary(kv => kv.Value, kv => "movie " + kv.Key);
+        d[1] = "(unknown)";
+        return d;
+    }
+
+    private static string Svg(string group, string history, string[] labels, float[] w, int row, float prob)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        float max = Math.Max(1e-6f, w.Length == 0 ? 1f : w.Max(Math.Abs));
+        var sb = new StringBuilder();
+        sb.Append(inv, $"<g><text x=\"10\" y=\"{{Y}}\" font-weight=\"bold\">row {row}, p(click) = {prob:F4}: attention of group '{WebUtility.HtmlEncode(group)}' over {WebUtility.HtmlEncode(history)} (oldest first)</text>\n");
+        for (int i = 0; i < w.Length; i++)
+        {
+            float width = 500f * Math.Abs(w[i]) / max;
+            sb.Append(inv, $"<text x=\"10\" y=\"{{Y{i}}}\" font-size=\"12\">{WebUtility.HtmlEncode(labels[i])}</text>");
+            sb.Append(inv, $"<rect x=\"160\" y=\"{{R{i}}}\" width=\"{width:F1}\" height=\"16\" fill=\"{(w[i] >= 0 ? "#3b7dd8" : "#d8573b")}\"/>");
+            sb.Append(inv, $"<text x=\"{165 + width:F1}\" y=\"{{Y{i}}}\" font-size=\"12\">{w[i]:F4}</text>\n");
+        }
+        return sb.Append("</g>\n").ToString();
+    }
+
+    private static string Wrap(string body, int height)
+    {
+        // Lay the groups out vertically: replace the placeholders with absolute y coordinates.
+        var sb = new StringBuilder();
+        int y = 24;
+        foreach (var part in body.Split("<g>", StringSplitOptions.RemoveEmptyEntries))
+        {
+            var p = part.Replace("{Y}", y.ToString(CultureInfo.InvariantCulture));
+            y += 16;
+            for (int i = 0; p.Contains($"{{Y{i}}}"); i++, y += 22)
+                p = p.Replace($"{{Y{i}}}", (y + 13).ToString(CultureInfo.InvariantCulture)).Replace($"{{R{i}}}", y.ToString(CultureInfo.InvariantCulture));
+            y += 30;
+            sb.Append("<g>").Append(p);
+        }
+        return $"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"{Math.Max(y, height)}\" font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n{sb}</svg>\n";
+    }
+}
