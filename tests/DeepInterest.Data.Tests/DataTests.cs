@@ -133,3 +133,64 @@ public class CsvTests : IDisposable
         Assert.All(s.Train.Dense["age"], a => Assert.InRange(a, 0f, 1f));
     }
 }
+
+public class DinProtocolTests
+{
+    [Fact]
+    public void BuildsThePapersSamplesFromAHandMadeLog()
+    {
+        // Items 1..6, categories: 1→1, 2→1, 3→2, 4→2, 5→3, 6→3. User 1: 1,3,5,2; user 2: 4,6 (too short, skipped).
+        int[] cate = [0, 1, 1, 2, 2, 3, 3];
+        var seqs = new List<int[]?> { null, new[] { 1, 3, 5, 2 }, new[] { 4, 6 } };
+        var r = DinProtocol.Build(seqs, cate, new DinProtocolOptions(MaxHistory: 2, ValidUserFraction: 0, EmbeddingDim: 4, Seed: 3));
+        // Train: targets b2 = 3 (history [1]) and b3 = 5 (history [1, 3]), each with a negative; test: b4 = 2, history [3, 5] (last 2 kept).
+        Assert.Equal(4, r.Train.Count);
+        Assert.Equal([1f, 0f, 1f, 0f], r.Train.Labels);
+        Assert.Equal(3, r.Train.Sparse["item"][0]);
+        Assert.Equal(2, r.Train.Sparse["cate"][0]);
+        Assert.Equal([1], r.Train.Sequences["hist_item"].Row(0).ToArray());
+        Assert.Equal([1], r.Train.Sequences["hist_item"].Row(1).ToArray());            // the negative shares the history
+        Assert.Equal([1, 3], r.Train.Sequences["hist_item"].Row(2).ToArray());
+        Assert.Equal([1, 2], r.Train.Sequences["hist_cate"].Row(2).ToArray());
+        Assert.Equal(5, r.Train.Sparse["item"][2]);
+        Assert.Equal(2, r.Test.Count);
+        Assert.Equal(2, r.Test.Sparse["item"][0]);
+        Assert.Equal([3, 5], r.Test.Sequences["hist_item"].Row(0).ToArray());
+        // Negatives are items user 1 never interacted with: only 4 and 6 qualify.
+        foreach (var d in new[] { r.Train, r.Test })
+            for (int i = 1; i < d.Count; i += 2) Assert.Contains(d.Sparse["item"][i], new[] { 4, 6 });
+        Assert.Equal(0, r.Valid.Count);
+        Assert.Equal(1, r.Users);
+    }
+
+    [Fact]
+    public void ValidationTakesTheSecondToLastPairOfHeldOutUsers()
+    {
+        int[] cate = Enumerable.Range(0, 41).Select(i => i == 0 ? 0 : 1 + i % 4).ToArray();
+        var seqs = new List<int[]?> { null };
+        for (int u = 0; u < 50; u++) seqs.Add(Enumerable.Range(1 + u % 10, 6).ToArray());
+        var r = DinProtocol.Build(seqs, cate, new DinProtocolOptions(MaxHistory: 10, ValidUserFraction: 0.3, EmbeddingDim: 4, Seed: 5, NegativeHistory: true));
+        int validUsers = r.Valid.Count / 2;
+        Assert.InRange(validUsers, 5, 25);
+        Assert.Equal(2 * (50 * 4 - validUsers), r.Train.Count);                           // held-out users train on b2..b4 only
+        Assert.All(Enumerable.Range(0, r.Valid.Count / 2), i => Assert.Equal(4, r.Valid.Sequences["hist_item"].Lengths[2 * i]));
+        var neg = r.Train.Sequences["neg_hist_item"]; var pos = r.Train.Sequences["hist_item"];
+        for (int i = 0; i < r.Train.Count; i++)
+            for (int t = 0; t < pos.Lengths[i]; t++) Assert.NotEqual(pos.Ids[i * 10 + t], neg.Ids[i * 10 + t]);
+    }
+
+    [SkippableFact]
+    public void BuildsTheFullMovieLens1MDataset()
+    {
+        var ordered = Path.Combine(TestPaths.SharedData, "movielens-1m-ordered", "ml1m_ordered_interactions.csv.gz");
+        var movies = Path.Combine(TestPaths.SharedData, "movielens-1m", "movies.dat");
+        Skip.IfNot(File.Exists(ordered) && File.Exists(movies), $"{ordered} or {movies} is absent: they live in ../shared/data beside the repository");
+        var (seqs, cats) = MovieLens1M.Read(ordered, movies);
+        Assert.Equal(1_000_209, seqs.Sum(s => s?.Length ?? 0));
+        var r = DinProtocol.Build(seqs, cats, new DinProtocolOptions(MaxHistory: 20, ValidUserFraction: 0.1, EmbeddingDim: 8, Seed: 1));
+        Assert.Equal(6040, r.Users);
+        Assert.Equal(2 * 6040, r.Test.Count);
+        Assert.Equal(2 * (1_000_209 - 2 * 6040) - r.Valid.Count, r.Train.Count);
+        r.Test.CheckIds();
+    }
+}

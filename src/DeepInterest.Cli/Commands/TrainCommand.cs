@@ -90,6 +90,12 @@ public static class TrainCommand
             return (data.Take(Enumerable.Range(0, nTrain).ToList()), data.Take(Enumerable.Range(nTrain, nValid).ToList()),
                 data.Take(Enumerable.Range(nTrain + nValid, d.Samples - nTrain - nValid).ToList()), null);
         }
+        if (d.Protocol == DataProtocol.Ml1mDin)
+        {
+            var (seqs, cats) = MovieLens1M.Read(d.Ordered, d.Movies);
+            var r = DinProtocol.Build(seqs, cats, new DinProtocolOptions(d.MaxHistory, d.ValidFraction, d.EmbeddingDim, seed, d.NegativeHistory));
+            return (r.Train, r.Valid, r.Test, null);
+        }
         var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed);
         return (s.Train, s.Valid, s.Test, s.Fitted);
     }

@@ -6,7 +6,7 @@ using DeepInterest.Models.Training;
 namespace DeepInterest.Cli.Config;
 
 /// <summary>Datasets the <c>train</c> command can build.</summary>
-public enum DataProtocol { MovielensSeed, Synthetic }
+public enum DataProtocol { MovielensSeed, Ml1mDin, Synthetic }
 
 public sealed class DataConfig
 {
@@ -16,6 +16,10 @@ public sealed class DataConfig
     [Key("valid_fraction", "share of the training rows held out for validation")] public double ValidFraction { get; init; } = 0.1;
     [Key("embedding_dim", "embedding size of every table")] public int EmbeddingDim { get; init; } = 16;
     [Key("samples", "synthetic: number of impressions")] public int Samples { get; init; } = 60_000;
+    [Key("ordered", "ml1m_din: the per-user ordered interactions (csv.gz)")] public string Ordered { get; init; } = "../shared/data/movielens-1m-ordered/ml1m_ordered_interactions.csv.gz";
+    [Key("movies", "ml1m_din: movies.dat (category = first genre)")] public string Movies { get; init; } = "../shared/data/movielens-1m/movies.dat";
+    [Key("max_history", "ml1m_din: most recent behaviours kept per sample")] public int MaxHistory { get; init; } = 20;
+    [Key("negative_history", "ml1m_din: add DIEN negative histories")] public bool NegativeHistory { get; init; }
 }
 
 public sealed class ModelConfig

@@ -1,0 +1,171 @@
+using DeepInterest.Data.Batches;
+using DeepInterest.Data.Schema;
+
+namespace DeepInterest.Data.Protocols;
+
+/// <summary>Options of <see cref="DinProtocol.Build"/>.</summary>
+public sealed record DinProtocolOptions(int MaxHistory = 20, double ValidUserFraction = 0.1, int EmbeddingDim = 16, ulong Seed = 1, bool NegativeHistory = false)
+{
+    public DinProtocolOptions Validate()
+    {
+        if (MaxHistory < 1) throw new ArgumentException($"max_history must be ≥ 1, got {MaxHistory}.");
+        if (ValidUserFraction is < 0 or >= 1) throw new ArgumentException($"valid_fraction must be in [0, 1), got {ValidUserFraction}.");
+        return this;
+    }
+}
+
+/// <summary>
+/// The DIN paper's sample construction (§5.1, Amazon): for a user's time-ordered behaviours
+/// b_1 … b_n, the k-th behaviour is a positive target whose history is b_1 … b_{k−1} (the most
+/// recent <see cref="DinProtocolOptions.MaxHistory"/> of them), and each positive is paired with one
+/// negative target drawn uniformly from items the user never interacted with, sharing the history.
+/// Training uses targets b_2 … b_{n−1}; the test pair is b_n; users with fewer than 3 behaviours are
+/// skipped. Validation, for early stopping, takes the b_{n−1} pair of a seeded share of users (whose
+/// training then stops at b_{n−2}), so it mirrors the test position and never touches test.
+/// With <see cref="DinProtocolOptions.NegativeHistory"/>, each history position also gets a DIEN
+/// negative: an item drawn from the item frequency distribution, other than the clicked one.
+/// </summary>
+public static class DinProtocol
+{
+    public sealed record Result(CtrDataset Train, CtrDataset Valid, CtrDataset Test, int Users, int Items, int Categories);
+
+    /// <param name="sequences">per user (index = user id ≥ 1), the item ids (≥ 1) in time order</param>
+    /// <param name="categoryOf">item id → category id (≥ 1)</param>
+    public static Result Build(IReadOnlyList<int[]?> sequences, int[] categoryOf, DinProtocolOptions o)
+    {
+        o.Validate();
+        int maxItem = categoryOf.Length - 1, maxCate = categoryOf.Max();
+        int users = sequences.Count - 1;
+        var schema = Schema(users + 1, maxItem + 1, maxCate + 1, o);
+        var rng = new Random((int)(o.Seed % int.MaxValue));
+        var validUsers = new bool[users + 1];
+        for (int u = 1; u <= users; u++) validUsers[u] = rng.NextDouble() < o.ValidUserFraction;
+        // Item frequencies for DIEN's negative histories (sampled by index into the flat list of behaviours).
+        var allItems = sequences.Where(s => s is not null).SelectMany(s => s!).ToArray();
+
+        int nTrain = 0, nValid = 0, nTest = 0;
+        for (int u = 1; u <= users; u++)
+        {
+            var s = sequences[u];
+            if (s is null || s.Length < 3) continue;
+            nTest += 2;
+            if (validUsers[u]) { nValid += 2; nTrain += 2 * (s.Length - 3); }
+            else nTrain += 2 * (s.Length - 2);
+        }
+        var train = new CtrDataset(schema, nTrain); var valid = new CtrDataset(schema, nValid); var test = new CtrDataset(schema, nTest);
+        int it = 0, iv = 0, ie = 0;
+        var seen = new HashSet<int>();
+        for (int u = 1; u <= users; u++)
+        {
+            var s = sequences[u];
+            if (s is null || s.Length < 3) continue;
+            seen.Clear();
+            foreach (var x in s) seen.Add(x);
+            int lastTrain = validUsers[u] ? s.Length - 3 : s.Length - 2;
+            for (int k = 1; k <= lastTrain; k++) { Add(train, it, u, s, k, seen, categoryOf, rng, allItems, o); it += 2; }
+            if (validUsers[u]) { Add(valid, iv, u, s, s.Length - 2, seen, categoryOf, rng, allItems, o); iv += 2; }
+            Add(test, ie, u, s, s.Length - 1, seen, categoryOf, rng, allItems, o); ie += 2;
+        }
+        return new Result(train, valid, test, sequences.Count(x => x is { Length: >= 3 }), allItems.Distinct().Count(), categoryOf.Skip(1).Where(c => c > 0).Distinct().Count());
+    }
+
+    public static FeatureSchema Schema(int userVocab, int itemVocab, int cateVocab, DinProtocolOptions o) => new FeatureSchema
+    {
+        Tables = [new("user", userVocab, o.EmbeddingDim), new("item", itemVocab, o.EmbeddingDim), new("cate", cateVocab, o.EmbeddingDim)],
+        Sparse = [new("user", "user"), new("item", "item"), new("cate", "cate")],
+        Sequences = o.NegativeHistory
+            ? [new("hist_item", "item", o.MaxHistory), new("hist_cate", "cate", o.MaxHistory), new("neg_hist_item", "item", o.MaxHistory), new("neg_hist_cate", "cate", o.MaxHistory)]
+            : [new("hist_item", "item", o.MaxHistory), new("hist_cate", "cate", o.MaxHistory)],
+        Groups = [new("behaviour", o.NegativeHistory
+            ? [new AttentionPair("item", "hist_item", "neg_hist_item"), new AttentionPair("cate", "hist_cate", "neg_hist_cate")]
+            : [new AttentionPair("item", "hist_item"), new AttentionPair("cate", "hist_cate")])],
+    }.Validate();
+
+    /// <summary>Writes the positive (target s[k]) at row r and its negative at row r + 1, both with history s[..k].</summary>
+    private static void Add(CtrDataset d, int r, int user, int[] s, int k, HashSet<int> seen, int[] categoryOf, Random rng, int[] allItems, DinProtocolOptions o)
+    {
+        int maxItem = categoryOf.Length - 1, neg;
+        do neg = 1 + rng.Next(maxItem); while (seen.Contains(neg) || categoryOf[neg] == 0);
+        int start = Math.Max(0, k - o.MaxHistory), len = k - start;
+        for (int j = 0; j < 2; j++)
+        {
+            int row = r + j, target = j == 0 ? s[k] : neg;
+            d.Sparse["user"][row] = user;
+            d.Sparse["item"][row] = target;
+            d.Sparse["cate"][row] = categoryOf[target];
+            d.Labels[row] = j == 0 ? 1f : 0f;
+            d.UserIds[row] = user;
+            var hi = d.Sequences["hist_item"]; var hc = d.Sequences["hist_cate"];
+            hi.Lengths[row] = hc.Lengths[row] = len;
+            for (int t = 0; t < len; t++)
+            {
+                int item = s[start + t];
+                hi.Ids[row * o.MaxHistory + t] = item;
+                hc.Ids[row * o.MaxHistory + t] = categoryOf[item];
+            }
+            if (!o.NegativeHistory) continue;
+            var ni = d.Sequences["neg_hist_item"]; var nc = d.Sequences["neg_hist_cate"];
+            ni.Lengths[row] = nc.Lengths[row] = len;
+            for (int t = 0; t < len; t++)
+            {
+                int item;
+                do item = allItems[rng.Next(allItems.Length)]; while (item == s[start + t]);
+                ni.Ids[row * o.MaxHistory + t] = item;
+                nc.Ids[row * o.MaxHistory + t] = categoryOf[item];
+            }
+        }
+    }
+}
+
+/// <summary>
+/// MovieLens-1M for the DIN protocol: all 1,000,209 (user, movie) pairs in per-user time order from
+/// <c>movielens-1m-ordered/ml1m_ordered_interactions.csv.gz</c>, category = the first genre in
+/// <c>movielens-1m/movies.dat</c> (Latin-1, "id::title::genre|genre").
+/// </summary>
+public static class MovieLens1M
+{
+    public static (List<int[]?> Sequences, int[] CategoryOf) Read(string orderedCsvGz, string moviesDat)
+    {
+        if (!File.Exists(orderedCsvGz)) throw new Readers.DataFormatException($"{orderedCsvGz}: file not found");
+        if (!File.Exists(moviesDat)) throw new Readers.DataFormatException($"{moviesDat}: file not found");
+        var genres = new Dictionary<string, int>();
+        var cats = new Dictionary<int, int>();
+        int line = 0;
+        foreach (var l in File.ReadLines(moviesDat, System.Text.Encoding.Latin1))
+        {
+            line++;
+            var parts = l.Split("::");
+            if (parts.Length != 3 || !int.TryParse(parts[0], out int id) || id < 1)
+                throw new Readers.DataFormatException($"{moviesDat}:{line}:1: expected 'id::title::genres', got '{l}'");
+            var first = parts[2].Split('|')[0];
+            if (!genres.TryGetValue(first, out int g)) genres[first] = g = genres.Count + 1;
+            cats[id] = g;
+        }
+        var categoryOf = new int[cats.Keys.Max() + 1];
+        foreach (var (id, g) in cats) categoryOf[id] = g;
+        var rows = new List<(int User, int Pos, int Movie)>(1_000_209);
+        using (var gz = new System.IO.Compression.GZipStream(File.OpenRead(orderedCsvGz), System.IO.Compression.CompressionMode.Decompress))
+        using (var reader = new StreamReader(gz))
+        {
+            var header = reader.ReadLine()?.Split(',') ?? throw new Readers.DataFormatException($"{orderedCsvGz}: the file is empty");
+            int cu = Array.IndexOf(header, "user_id"), cm = Array.IndexOf(header, "movie_id"), cp = Array.IndexOf(header, "position");
+            if (cu < 0 || cm < 0 || cp < 0) throw new Readers.DataFormatException($"{orderedCsvGz}: needs columns user_id, movie_id, position");
+            line = 1;
+            string? l;
+            while ((l = reader.ReadLine()) is not null)
+            {
+                line++;
+                var f = l.Split(',');
+                if (f.Length != header.Length || !int.TryParse(f[cu], out int u) || !int.TryParse(f[cm], out int m) || !int.TryParse(f[cp], out int p) || u < 1 || m < 1 || p < 0)
+                    throw new Readers.DataFormatException($"{orderedCsvGz}:{line}: expected {header.Length} fields with positive user_id, movie_id and a position, got '{l}'");
+                if (m >= categoryOf.Length || categoryOf[m] == 0) throw new Readers.DataFormatException($"{orderedCsvGz}:{line}:{cm + 1}: movie {m} is not in {moviesDat}");
+                rows.Add((u, p, m));
+            }
+        }
+        int maxUser = rows.Max(r => r.User);
+        var seqs = new List<int[]?>(new int[]?[maxUser + 1]);
+        foreach (var g in rows.GroupBy(r => r.User))
+            seqs[g.Key] = g.OrderBy(r => r.Pos).Select(r => r.Movie).ToArray();
+        return (seqs, categoryOf);
+    }
+}
