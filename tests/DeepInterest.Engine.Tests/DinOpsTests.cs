@@ -243,6 +243,23 @@ public class ShapeOpsAndInitTests
     }
 
     [Fact]
+    public void RowPenaltyValueAndGradient()
+    {
+        var table = GradCheck.Rand(_rng, new Shape(5, 3));
+        int[] rows = [3, 0, 1];
+        float[] scale = [1f, 0.5f, 1f, 0.25f, 1f];
+        float expected = 0.5f * 0.2f * (0.5f * Sq(table, 1) + 0.25f * Sq(table, 3));
+        Assert.Equal(expected, F.RowPenalty(table, rows, 3, scale, 0.2f).Item(), 5);
+        GradCheck.Check(t => F.RowPenalty(t[0], rows, 3, scale, 0.2f), [table], what: "row penalty");
+        table.Grad = null; table.HasSparseGrad = true;
+        F.RowPenalty(table, rows, 3, scale, 0.2f).Backward();
+        Assert.Equal(2, table.SparseGrad!.Count);                                            // rows 3 and 1; padding row 0 skipped
+        Assert.Equal(0.2f * 0.25f * table.Span[9], table.SparseGrad.RowGrad(3)[0], 6);
+    }
+
+    private static float Sq(Tensor t, int row) { float s = 0; for (int k = 0; k < 3; k++) s += t.Span[row * 3 + k] * t.Span[row * 3 + k]; return s; }
+
+    [Fact]
     public void InitializersFollowTorchFormulas()
     {
         var w = new Tensor(new Shape(200, 300));

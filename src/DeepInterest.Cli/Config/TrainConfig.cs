@@ -37,13 +37,15 @@ public sealed class ModelConfig
     [Key("aux_loss_weight", "DIEN: α of the auxiliary loss")] public float AuxLossWeight { get; init; } = 1f;
     [Key("aux_hidden")] public int[] AuxHidden { get; init; } = [100, 50];
     [Key("embedding_init_std")] public float EmbeddingInitStd { get; init; } = 1e-2f;
+    [Key("regularization", "none, l2 or mba (the DIN paper's mini-batch aware L2 on the batch's embedding rows)")] public Regularization Regularization { get; init; }
+    [Key("regularization_weight", "λ of the embedding regularization")] public float RegularizationWeight { get; init; } = 0.01f;
 
     public ModelOptions ToOptions(ulong seed) => new()
     {
         Kind = Kind, MlpHidden = MlpHidden, MlpActivation = MlpActivation, MlpBatchNorm = MlpBatchNorm, MlpDropout = MlpDropout,
         AttentionHidden = AttentionHidden, AttentionActivation = AttentionActivation, AttentionDropout = AttentionDropout,
         Normalization = Normalization, Evolution = Evolution, AuxLossWeight = AuxLossWeight, AuxHidden = AuxHidden,
-        EmbeddingInitStd = EmbeddingInitStd, Seed = seed,
+        EmbeddingInitStd = EmbeddingInitStd, Regularization = Regularization, RegularizationWeight = RegularizationWeight, Seed = seed,
     };
 }
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Numerics.Tensors;
 using DeepInterest.Engine.Autograd;
 
 namespace DeepInterest.Engine;
@@ -66,6 +67,65 @@ public static partial class F
                     var row = g.Slice(id * e, e);
                     TensorPrimitives.Add(row, gy.Slice(i * e, e), row);
                 }
+            }
+        }
+    }
+}
+
+public static partial class F
+{
+    /// <summary>
+    /// (λ/2)·Σ_{j ∈ rows} s_j‖w_j‖² over distinct table rows (row 0, padding, is skipped), with
+    /// s_j = <paramref name="scale"/>[j] or 1. Backward adds λ·s_j·w_j to exactly those rows (row-sparse
+    /// when the table keeps sparse gradients). With s_j = 1/n_j (n_j = the row's frequency in the
+    /// training data) this is the DIN paper's mini-batch aware regularization (§4.2).
+    /// </summary>
+    public static Tensor RowPenalty(Tensor table, int[] rows, int count, float[]? scale, float lambda)
+    {
+        if (table.Rank != 2) throw new ArgumentException($"RowPenalty: table must be [V, E], got {table.Shape}.");
+        int e = table.Shape[1];
+        var ts = table.Span;
+        double s = 0;
+        for (int i = 0; i < count; i++)
+        {
+            int r = rows[i];
+            if (r == 0) continue;
+            var w = ts.Slice(r * e, e);
+            s += (scale is null ? 1f : scale[r]) * (double)TensorPrimitives.Dot(w, w);
+        }
+        var y = Tensor.Empty(Shape.Scalar);
+        y.Span[0] = (float)(0.5 * lambda * s);
+        if (Tape.ShouldRecord(table))
+        {
+            var n = RowPenaltyNode.Rent();
+            n.Table = table; n.Rows = rows; n.Count = count; n.Scale = scale; n.Lambda = lambda;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class RowPenaltyNode : Node<RowPenaltyNode>
+    {
+        public Tensor Table = null!;
+        public int[] Rows = null!;
+        public float[]? Scale;
+        public int Count;
+        public float Lambda;
+        protected override void Clear() { Table = null!; Rows = null!; Scale = null; }
+
+        public override void Backward()
+        {
+            if (!Table.RequiresGrad) return;
+            int v = Table.Shape[0], e = Table.Shape[1];
+            float g = Output.Grad!.Span[0] * Lambda;
+            var ts = Table.Span;
+            for (int i = 0; i < Count; i++)
+            {
+                int r = Rows[i];
+                if (r == 0) continue;
+                float c = g * (Scale is null ? 1f : Scale[r]);
+                var dst = Table.HasSparseGrad ? (Table.SparseGrad ??= new RowSparseGrad(v, e)).RowGrad(r) : Table.GradSpan().Slice(r * e, e);
+                TensorPrimitives.MultiplyAdd(ts.Slice(r * e, e), c, dst, dst);
             }
         }
     }

@@ -25,6 +25,8 @@ public sealed class BaseModel : CtrModel
         _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
     }
 
+    public override FeatureEmbeddings Embeddings => _emb;
+
     public override Tensor Forward(ModelInput x)
     {
         _parts.Clear();

@@ -10,6 +10,17 @@ public enum ModelKind { Base, Din, Dien }
 /// <summary>DIEN's interest evolution layer (paper §4.3).</summary>
 public enum EvolutionKind { GruAttention, Aigru, Agru, Augru }
 
+/// <summary>Penalty on the embedding rows of each mini-batch (DIN paper §4.2).</summary>
+public enum Regularization
+{
+    /// <summary>No penalty (Adam's weight_decay may still apply L2 to everything).</summary>
+    None,
+    /// <summary>(λ/2)·Σ_{rows j in the batch} ‖w_j‖².</summary>
+    L2,
+    /// <summary>Mini-batch aware: (λ/2)·Σ_{rows j in the batch} ‖w_j‖²/n_j, n_j = the row's frequency in training.</summary>
+    Mba,
+}
+
 /// <summary>How DIN turns attention scores into pooling weights.</summary>
 public enum AttentionNormalization
 {
@@ -37,6 +48,10 @@ public sealed record ModelOptions
     public AttentionNormalization Normalization { get; init; } = AttentionNormalization.Sigmoid;
     public float EmbeddingInitStd { get; init; } = 1e-2f;
     public ulong Seed { get; init; } = 1024;
+    /// <summary>Embedding regularization on the batch's rows.</summary>
+    public Regularization Regularization { get; init; }
+    /// <summary>λ of <see cref="Regularization"/>.</summary>
+    public float RegularizationWeight { get; init; } = 0.01f;
     /// <summary>DIEN: how interests evolve toward the candidate.</summary>
     public EvolutionKind Evolution { get; init; } = EvolutionKind.Augru;
     /// <summary>DIEN: weight α of the auxiliary loss (0 turns it off).</summary>
@@ -50,6 +65,7 @@ public sealed record ModelOptions
         new MlpOptions(AttentionHidden, AttentionActivation, AttentionDropout).Validate("model.attention_hidden");
         new MlpOptions(AuxHidden, Activation.Sigmoid).Validate("model.aux_hidden");
         if (!(AuxLossWeight >= 0)) throw new ArgumentException($"model.aux_loss_weight must be ≥ 0, got {AuxLossWeight}.");
+        if (!(RegularizationWeight >= 0)) throw new ArgumentException($"model.regularization_weight must be ≥ 0, got {RegularizationWeight}.");
         if (!(EmbeddingInitStd > 0)) throw new ArgumentException($"model.embedding_init_std must be positive, got {EmbeddingInitStd}.");
         return this;
     }
@@ -90,8 +106,19 @@ public abstract class CtrModel : Module
     /// </summary>
     public virtual IReadOnlyDictionary<string, Tensor> AttentionWeights => new Dictionary<string, Tensor>();
 
-    /// <summary>The training objective for a batch.</summary>
-    public virtual Tensor Loss(ModelInput x) => F.BinaryCrossEntropyWithLogits(Forward(x), x.Labels);
+    /// <summary>The embedding tables (for regularization and frequencies).</summary>
+    public abstract FeatureEmbeddings Embeddings { get; }
+
+    /// <summary>The training objective for a batch: BCE plus the embedding penalty, if any.</summary>
+    public virtual Tensor Loss(ModelInput x) => Regularize(F.BinaryCrossEntropyWithLogits(Forward(x), x.Labels), x);
+
+    /// <summary>Adds the configured penalty on the batch's embedding rows to <paramref name="loss"/>.</summary>
+    protected Tensor Regularize(Tensor loss, ModelInput x)
+    {
+        if (Options.Regularization == Regularization.None || Options.RegularizationWeight == 0) return loss;
+        var p = Embeddings.BatchPenalty(x, Options.RegularizationWeight, Options.Regularization == Regularization.Mba);
+        return p is null ? loss : F.Add(loss, p);
+    }
 
     /// <summary>Builds the model named by <see cref="ModelOptions.Kind"/>.</summary>
     public static CtrModel Create(FeatureSchema schema, ModelOptions options) => options.Kind switch

@@ -61,12 +61,14 @@ public sealed class Dien : CtrModel
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, Tensor> AttentionWeights => _lastWeights;
 
+    public override FeatureEmbeddings Embeddings => _emb;
+
     public override Tensor Forward(ModelInput x) => Run(x, withAux: false);
 
     public override Tensor Loss(ModelInput x)
     {
         var loss = F.BinaryCrossEntropyWithLogits(Run(x, withAux: Options.AuxLossWeight > 0), x.Labels);
-        return _auxLoss is null ? loss : F.Add(loss, F.MulScalar(_auxLoss, Options.AuxLossWeight));
+        return Regularize(_auxLoss is null ? loss : F.Add(loss, F.MulScalar(_auxLoss, Options.AuxLossWeight)), x);
     }
 
     private Tensor Run(ModelInput x, bool withAux)

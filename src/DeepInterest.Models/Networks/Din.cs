@@ -43,6 +43,8 @@ public sealed class Din : CtrModel
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, Tensor> AttentionWeights => _lastWeights;
 
+    public override FeatureEmbeddings Embeddings => _emb;
+
     public override Tensor Forward(ModelInput x)
     {
         _parts.Clear();

@@ -22,6 +22,60 @@ public sealed class FeatureEmbeddings : Module
 
     public int Dim(string table) => _tables[table].Dim;
 
+    // Per table: the rows seen in the current batch (deduplicated with a stamp per row) and 1/n_j.
+    private readonly Dictionary<string, (int[] Rows, int[] Stamp, float[]? InvFreq)> _reg = new();
+    private int _stamp;
+
+    /// <summary>Counts how often each row of each table occurs in <paramref name="train"/> (for MBA: s_j = 1/n_j).</summary>
+    public void FitFrequencies(Data.Batches.CtrDataset train)
+    {
+        foreach (var t in _schema.Tables)
+        {
+            var counts = new float[t.Vocab];
+            foreach (var f in _schema.Sparse.Where(f => f.Table == t.Name)) foreach (var id in train.Sparse[f.Name]) counts[id]++;
+            foreach (var q in _schema.Sequences.Where(q => q.Table == t.Name))
+            {
+                var col = train.Sequences[q.Name];
+                for (int r = 0; r < train.Count; r++) foreach (var id in col.Row(r)) counts[id]++;
+            }
+            for (int j = 0; j < counts.Length; j++) counts[j] = counts[j] > 0 ? 1f / counts[j] : 1f;
+            _reg[t.Name] = (new int[t.Vocab], new int[t.Vocab], counts);
+        }
+    }
+
+    /// <summary>
+    /// Σ over tables of (λ/2)·Σ_{rows j in this batch} s_j‖w_j‖²: the DIN paper's mini-batch aware
+    /// regularization with s_j = 1/n_j when frequencies were fitted (<paramref name="mba"/>), plain L2
+    /// on the batch's rows otherwise.
+    /// </summary>
+    public Tensor? BatchPenalty(ModelInput x, float lambda, bool mba)
+    {
+        if (mba && _reg.Count == 0) throw new InvalidOperationException("MBA regularization needs row frequencies: call FitFrequencies(train) first (the trainer does).");
+        _stamp++;
+        Tensor? total = null;
+        foreach (var t in _schema.Tables)
+        {
+            if (!_reg.TryGetValue(t.Name, out var reg)) _reg[t.Name] = reg = (new int[t.Vocab], new int[t.Vocab], null);
+            int n = 0;
+            void Mark(ReadOnlySpan<int> ids)
+            {
+                foreach (var id in ids)
+                    if (id != 0 && reg.Stamp[id] != _stamp) { reg.Stamp[id] = _stamp; reg.Rows[n++] = id; }
+            }
+            foreach (var f in _schema.Sparse) if (f.Table == t.Name) Mark(x.Sparse(f.Name).Span);
+            foreach (var q in _schema.Sequences)
+                if (q.Table == t.Name)
+                {
+                    var (ids, mask, _) = x.Sequence(q.Name);
+                    var span = ids.Span;
+                    for (int i = 0; i < span.Length; i++) if (mask.Values[i]) Mark(span.Slice(i, 1));
+                }
+            var p = F.RowPenalty(_tables[t.Name].Weight, reg.Rows, n, mba ? reg.InvFreq : null, lambda);
+            total = total is null ? p : F.Add(total, p);
+        }
+        return total;
+    }
+
     /// <summary>[B] → [B, E].</summary>
     public Tensor Sparse(ModelInput x, string feature) => _tables[_schema.SparseFeature(feature).Table].Forward(x.Sparse(feature));
 

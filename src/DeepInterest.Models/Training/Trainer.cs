@@ -66,6 +66,7 @@ public sealed class Trainer(TrainOptions options)
     public TrainResult Fit(CtrModel model, CtrDataset train, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null)
     {
         var o = Options;
+        if (model.Options.Regularization == Regularization.Mba) model.Embeddings.FitFrequencies(train);
         var optimizer = new Adam(model.NamedParameters(), new AdamOptions(o.LearningRate, WeightDecay: o.WeightDecay, Sparse: o.EmbeddingUpdates));
         var batches = new BatchIterator(train, o.BatchSize, shuffle: true, o.Seed);
         var input = new ModelInput();
