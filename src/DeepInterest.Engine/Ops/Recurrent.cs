@@ -175,6 +175,8 @@ public static partial class F
             Span<float> da = Scores is { RequiresGrad: true } ? Scores.GradSpan() : default;
             Span<float> dWhh = WHh.RequiresGrad ? WHh.GradSpan() : default;
             Span<float> dBhh = BHh is { RequiresGrad: true } ? BHh.GradSpan() : default;
+            var scratch = Tensor.Empty(new Shape(4, h)).Span;
+            var s0 = scratch[..h]; var s1 = scratch.Slice(h, h); var s2 = scratch.Slice(2 * h, h); var s3 = scratch.Slice(3 * h, h);
             for (int s = t - 1; s >= 0; s--)
             {
                 bool any = false;
@@ -189,26 +191,41 @@ public static partial class F
                     var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
                     var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(r * g3, g3);
                     float ar = Scores is null ? 0f : a[r * t + s], daSum = 0f;
-                    for (int j = 0; j < h; j++)
+                    var rg = gt[..h]; var zg = gt.Slice(h, h); var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
+                    var d = s0; var g = s1; var dg = s2; var tmp = s3;
+                    TensorPrimitives.Add(dhr, gOutRow, d);                                   // total dh'
+                    switch (Kind)                                                            // g: weight on the new state
                     {
-                        float d = dhr[j] + gOutRow[j];
-                        float rg = gt[j], zg = gt[h + j], n = gt[2 * h + j], hW = gt[3 * h + j];
-                        float g = Kind switch { GruKind.Gru => 1f - zg, GruKind.Agru => ar, _ => ar * zg };
-                        float dn = d * g, dg = d * (n - hp[j]);
-                        float dpreN = dn * (1f - n * n);
-                        float dpreR = dpreN * hW * rg * (1f - rg);
-                        float dpreZ = Kind switch
-                        {
-                            GruKind.Gru => -dg * zg * (1f - zg),
-                            GruKind.Augru => dg * ar * zg * (1f - zg),
-                            _ => 0f,
-                        };
-                        if (Kind == GruKind.Agru) daSum += dg;
-                        else if (Kind == GruKind.Augru) daSum += dg * zg;
-                        dgi[j] = dpreR; dgi[h + j] = dpreZ; dgi[2 * h + j] = dpreN;
-                        dgh[j] = dpreR; dgh[h + j] = dpreZ; dgh[2 * h + j] = dpreN * rg;
-                        dpr[j] = d * (1f - g);
+                        case GruKind.Gru: TensorPrimitives.Subtract(1f, zg, g); break;
+                        case GruKind.Agru: g.Fill(ar); break;
+                        default: TensorPrimitives.Multiply(zg, ar, g); break;
                     }
+                    TensorPrimitives.Subtract(n, hp, dg);
+                    TensorPrimitives.Multiply(dg, d, dg);                                    // dg = d ⊙ (n − h)
+                    TensorPrimitives.Subtract(1f, g, tmp);
+                    TensorPrimitives.Multiply(d, tmp, dpr);                                  // dh_prev (direct) = d ⊙ (1 − g)
+                    var dpreN = dgi.Slice(2 * h, h);
+                    TensorPrimitives.Multiply(n, n, tmp);
+                    TensorPrimitives.Subtract(1f, tmp, tmp);
+                    TensorPrimitives.Multiply(d, g, dpreN);
+                    TensorPrimitives.Multiply(dpreN, tmp, dpreN);                            // dn ⊙ (1 − n²)
+                    var dpreR = dgi[..h];
+                    TensorPrimitives.Subtract(1f, rg, tmp);
+                    TensorPrimitives.Multiply(tmp, rg, tmp);
+                    TensorPrimitives.Multiply(tmp, hW, tmp);
+                    TensorPrimitives.Multiply(dpreN, tmp, dpreR);                            // dpre_n ⊙ hW ⊙ r(1 − r)
+                    var dpreZ = dgi.Slice(h, h);
+                    if (Kind == GruKind.Agru) { dpreZ.Clear(); daSum = TensorPrimitives.Sum(dg); }
+                    else
+                    {
+                        TensorPrimitives.Subtract(1f, zg, tmp);
+                        TensorPrimitives.Multiply(tmp, zg, tmp);                             // z(1 − z)
+                        TensorPrimitives.Multiply(dg, tmp, dpreZ);
+                        if (Kind == GruKind.Gru) TensorPrimitives.Negate(dpreZ, dpreZ);
+                        else { daSum = TensorPrimitives.Dot(dg, zg); TensorPrimitives.Multiply(dpreZ, ar, dpreZ); }
+                    }
+                    dgi[..(2 * h)].CopyTo(dgh);
+                    TensorPrimitives.Multiply(dpreN, rg, dgh.Slice(2 * h, h));
                     if (!da.IsEmpty) da[r * t + s] += daSum;
                 }
                 if (any)

@@ -20,7 +20,7 @@ public sealed class Dien : CtrModel
     private readonly Linear _out;
     private readonly List<Tensor> _parts = new(), _q = new(), _k = new(), _n = new();
     private readonly Mask _auxMask = Mask.FromLengths([], 1);
-    private int[] _auxLengths = [];
+    private int[] _auxLengths = [], _auxRows = [];
     private Tensor? _auxLoss;
 
     public Dien(FeatureSchema schema, ModelOptions options) : base(schema, options)
@@ -136,10 +136,18 @@ public sealed class Dien : CtrModel
         var lens = lengths.Span;
         for (int i = 0; i < b; i++) _auxLengths[i] = Math.Max(0, lens[i] - 1);
         _auxMask.SetFromLengths(_auxLengths.AsSpan(0, b), t - 1);
-        var states = F.SliceSteps(interests, 0, t - 1);                                                           // [B, T−1, E]
-        Tensor Logits(Tensor next) => F.Reshape(auxOut.Forward(auxMlp.Forward(F.ConcatLast(states, next))), new Shape(b, t - 1));
-        var pos = F.MaskedBinaryCrossEntropyWithLogits(Logits(F.SliceSteps(keys, 1, t - 1)), 1f, _auxMask);
-        var neg = F.MaskedBinaryCrossEntropyWithLogits(Logits(F.SliceSteps(negKeys, 1, t - 1)), 0f, _auxMask);
+        // Only real (h_t, e_{t+1}) pairs go through the auxiliary net: gather them as rows first.
+        if (_auxRows.Length < b * (t - 1)) _auxRows = new int[b * (t - 1)];
+        var m = _auxMask.Values;
+        int n = 0;
+        for (int i = 0; i < m.Length; i++) if (m[i]) _auxRows[n++] = i;
+        if (n == 0) return;
+        var states = F.GatherRows(F.SliceSteps(interests, 0, t - 1), _auxRows, n);                              // [N, E]
+        Tensor Logits(Tensor next) => F.Reshape(auxOut.Forward(auxMlp.Forward(F.ConcatLast(states, F.GatherRows(next, _auxRows, n)))), new Shape(n));
+        var ones = Tensor.Empty(new Shape(n)); ones.Span.Fill(1f);
+        var zeros = Tensor.ZerosTemp(new Shape(n));
+        var pos = F.BinaryCrossEntropyWithLogits(Logits(F.SliceSteps(keys, 1, t - 1)), ones);
+        var neg = F.BinaryCrossEntropyWithLogits(Logits(F.SliceSteps(negKeys, 1, t - 1)), zeros);
         _auxLoss = F.MulScalar(F.Add(pos, neg), 0.5f);
     }
 }
