@@ -21,8 +21,7 @@ public sealed class BaseModel : CtrModel
         var rng = new Rng(options.Seed);
         _emb = RegisterModule("embeddings", new FeatureEmbeddings(schema, rng, options.EmbeddingInitStd));
         int width = schema.Sparse.Sum(s => schema.Table(s.Table).Dim) + schema.Sequences.Sum(q => schema.Table(q.Table).Dim) + schema.Dense.Count;
-        _mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(options.MlpHidden, options.MlpActivation, options.MlpDropout, options.MlpBatchNorm), rng));
-        _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
+        (_mlp, _out) = RegisterHead(width, rng);
     }
 
     public override FeatureEmbeddings Embeddings => _emb;

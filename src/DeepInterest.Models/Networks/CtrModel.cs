@@ -104,7 +104,17 @@ public abstract class CtrModel : Module
     /// Attention weights [B, T] per attention group from the last forward pass (DIN, DIEN); empty for
     /// models without attention. The tensors belong to that pass's arena: copy them out before it ends.
     /// </summary>
-    public virtual IReadOnlyDictionary<string, Tensor> AttentionWeights => new Dictionary<string, Tensor>();
+    public IReadOnlyDictionary<string, Tensor> AttentionWeights => LastWeights;
+
+    /// <summary>Where attention models record each group's weights during forward.</summary>
+    protected Dictionary<string, Tensor> LastWeights { get; } = new();
+
+    /// <summary>Registers the top of every model: <c>mlp</c> over the concatenated features, then <c>out</c> → one logit.</summary>
+    protected (Mlp Mlp, Linear Out) RegisterHead(int width, Rng rng)
+    {
+        var mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(Options.MlpHidden, Options.MlpActivation, Options.MlpDropout, Options.MlpBatchNorm), rng));
+        return (mlp, RegisterModule("out", new Linear(mlp.OutFeatures, 1, rng)));
+    }
 
     /// <summary>The embedding tables (for regularization and frequencies).</summary>
     public abstract FeatureEmbeddings Embeddings { get; }

@@ -52,14 +52,8 @@ public sealed class Dien : CtrModel
             _groups[g.Name] = (extractor, attention, evolution, auxMlp, auxOut);
             width += dim;
         }
-        _mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(options.MlpHidden, options.MlpActivation, options.MlpDropout, options.MlpBatchNorm), rng));
-        _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
+        (_mlp, _out) = RegisterHead(width, rng);
     }
-
-    private readonly Dictionary<string, Tensor> _lastWeights = new();
-
-    /// <inheritdoc/>
-    public override IReadOnlyDictionary<string, Tensor> AttentionWeights => _lastWeights;
 
     public override FeatureEmbeddings Embeddings => _emb;
 
@@ -99,13 +93,13 @@ public sealed class Dien : CtrModel
             {
                 var evolved = evolution.Forward(interests, lengths).Outputs;                                       // [B, T, E]
                 var w = Normalize(attention.Forward(query, evolved, mask), mask);
-                _lastWeights[g.Name] = w;
+                LastWeights[g.Name] = w;
                 final = F.WeightedSum(w, evolved, mask);
             }
             else
             {
                 var w = Normalize(attention.Forward(query, interests, mask), mask);                               // [B, T]
-                _lastWeights[g.Name] = w;
+                LastWeights[g.Name] = w;
                 final = Options.Evolution == EvolutionKind.Aigru
                     ? evolution.Forward(F.Mul(interests, F.Reshape(w, w.Shape.Append(1))), lengths).Last
                     : evolution.Forward(interests, lengths, w).Last;                                                // [B, E]

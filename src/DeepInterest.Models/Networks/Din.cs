@@ -34,14 +34,8 @@ public sealed class Din : CtrModel
                 new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout), rng));
             width += dim;
         }
-        _mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(options.MlpHidden, options.MlpActivation, options.MlpDropout, options.MlpBatchNorm), rng));
-        _out = RegisterModule("out", new Linear(_mlp.OutFeatures, 1, rng));
+        (_mlp, _out) = RegisterHead(width, rng);
     }
-
-    private readonly Dictionary<string, Tensor> _lastWeights = new();
-
-    /// <inheritdoc/>
-    public override IReadOnlyDictionary<string, Tensor> AttentionWeights => _lastWeights;
 
     public override FeatureEmbeddings Embeddings => _emb;
 
@@ -70,7 +64,7 @@ public sealed class Din : CtrModel
                 AttentionNormalization.Sigmoid => F.MaskedSigmoid(scores, mask),
                 _ => scores,
             };
-            _lastWeights[g.Name] = weights;
+            LastWeights[g.Name] = weights;
             _parts.Add(F.WeightedSum(weights, keys, mask));                                                        // [B, E]
         }
         foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));
