@@ -97,13 +97,40 @@ public static class Workloads
 {
     private const int Users = 192_403, Items = 63_001, Cates = 801, T = 50, Emb = 18;
 
+    /// <summary>
+    /// W3 (the seed tutorial's movielens net): gender 3, movieId 3700, occupation 22, zipCode 3400, age
+    /// (dense), genres (≤ 6 of 20), histHighRatedMovieIds and negHistMovieIds (T = 50, 3700), embedding 16,
+    /// attention [16, 8] with Dice, MLP [32, 16] with PReLU and BatchNorm, dropout 0.1 / 0.25,
+    /// Adam(0.002, weight decay 0.001 — applied lazily to the batch's rows here).
+    /// </summary>
+    private static (FeatureSchema, ModelOptions) MovieLensSpec(bool dien) =>
+        (new FeatureSchema
+        {
+            Tables = [new("gender", 3, 16), new("movie", 3700, 16), new("occupation", 22, 16), new("zipCode", 3400, 16), new("genre", 20, 16)],
+            Sparse = [new("gender", "gender"), new("movieId", "movie"), new("occupation", "occupation"), new("zipCode", "zipCode")],
+            Dense = [new("age")],
+            Sequences = [new("genres", "genre", 6), new("histHighRatedMovieIds", "movie", T), new("negHistMovieIds", "movie", T)],
+            Groups = [new("movie", [dien ? new AttentionPair("movieId", "histHighRatedMovieIds", "negHistMovieIds") : new AttentionPair("movieId", "histHighRatedMovieIds")])],
+        }.Validate(),
+        new ModelOptions
+        {
+            Kind = dien ? ModelKind.Dien : ModelKind.Din, AttentionHidden = [16, 8], AttentionActivation = Activation.Dice, AttentionDropout = 0.1f,
+            MlpHidden = [32, 16], MlpActivation = Activation.PRelu, MlpBatchNorm = true, MlpDropout = 0.25f,
+            Normalization = dien ? AttentionNormalization.Softmax : AttentionNormalization.Sigmoid,
+            Evolution = EvolutionKind.Augru, AuxHidden = [100, 50], AuxLossWeight = 1f, Seed = 1024,
+        });
+
+    public static AdamOptions Optimizer(string workload) =>
+        workload.StartsWith("movielens", StringComparison.Ordinal) ? new AdamOptions(0.002f, WeightDecay: 0.001f, Sparse: SparseMode.Lazy) : new AdamOptions(1e-3f, Sparse: SparseMode.Lazy);
+
     public static (FeatureSchema Schema, ModelOptions Options) Spec(string workload)
     {
+        if (workload is "movielens-din" or "movielens-dien") return MovieLensSpec(workload == "movielens-dien");
         bool dien = workload switch
         {
             "amazon-din" => false,
             "amazon-dien" => true,
-            _ => throw new ArgumentException($"unknown workload '{workload}' (amazon-din, amazon-dien)"),
+            _ => throw new ArgumentException($"unknown workload '{workload}' (amazon-din, amazon-dien, movielens-din, movielens-dien)"),
         };
         var schema = new FeatureSchema
         {
@@ -132,6 +159,7 @@ public static class Workloads
     {
         var rng = new Rng(seed);
         var d = new CtrDataset(schema, n);
+        if (schema.Dense.Count > 0) return MovieLensPool(d, rng);
         var cateOf = new int[Items];
         var crng = new Rng(99);
         for (int i = 1; i < Items; i++) cateOf[i] = 1 + crng.NextInt(Cates - 1);
@@ -160,12 +188,38 @@ public static class Workloads
         return d;
     }
 
+    private static CtrDataset MovieLensPool(CtrDataset d, Rng rng)
+    {
+        foreach (var f in d.Schema.Sparse)
+        {
+            int v = d.Schema.Table(f.Table).Vocab;
+            for (int r = 0; r < d.Count; r++) d.Sparse[f.Name][r] = 1 + rng.NextInt(v - 1);
+        }
+        for (int r = 0; r < d.Count; r++)
+        {
+            d.Dense["age"][r] = rng.NextFloat();
+            var g = d.Sequences["genres"];
+            g.Lengths[r] = 1 + rng.NextInt(6);
+            for (int t = 0; t < g.Lengths[r]; t++) g.Ids[r * 6 + t] = 1 + rng.NextInt(19);
+            int len = 1 + rng.NextInt(T);
+            foreach (var name in new[] { "histHighRatedMovieIds", "negHistMovieIds" })
+            {
+                var h = d.Sequences[name];
+                h.Lengths[r] = len;
+                for (int t = 0; t < len; t++) h.Ids[r * T + t] = 1 + rng.NextInt(3699);
+            }
+            d.Labels[r] = rng.NextInt(2);
+            d.UserIds[r] = r;
+        }
+        return d;
+    }
+
     public static Dictionary<string, object> Train(string workload, int batch, double seconds)
     {
         var (schema, options) = Spec(workload);
         var data = Pool(schema, 32 * batch, 20240601UL + (ulong)batch);
         var model = CtrModel.Create(schema, options);
-        var opt = new Adam(model.NamedParameters(), new AdamOptions(1e-3f, Sparse: SparseMode.Lazy));
+        var opt = new Adam(model.NamedParameters(), Optimizer(workload));
         var it = new BatchIterator(data, batch, shuffle: false, 0);
         var input = new ModelInput();
         var batches = it.Epoch().GetEnumerator();
