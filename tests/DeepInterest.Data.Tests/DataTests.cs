@@ -64,6 +64,26 @@ public class EncoderAndBatchTests
     }
 
     [Fact]
+    public void NumericEncodersImputeAndScale()
+    {
+        float[] train = [1f, 2f, 2f, 3f, 10f, float.NaN];
+        var std = new NumericEncoder { Scaling = NumericScaling.Standardize }.Fit(train);
+        Assert.Equal(3.6f, std.Mean, 5);
+        Assert.Equal((2f - 3.6f) / std.Std, std.Encode(2f), 5);
+        Assert.Equal(std.Encode(2f), std.Encode(float.NaN), 5);                       // NaN → median (2)
+        var mm = new NumericEncoder { Scaling = NumericScaling.MinMax }.Fit(train);
+        Assert.Equal(0.5f, mm.Encode(5.5f), 5);
+        Assert.Equal(1f / 9f, mm.Encode(float.PositiveInfinity), 6);                  // non-finite → median 2, then (2 − 1)/9
+        var q = new NumericEncoder { Scaling = NumericScaling.Quantile }.Fit(train);
+        Assert.Equal(0f, q.Encode(1f));
+        Assert.Equal(0.375f, q.Encode(2f), 5);                                         // ties at ranks 1, 2 → mid 1.5 / 4
+        Assert.Equal(1f, q.Encode(10f));
+        Assert.Equal(1f, q.Encode(99f));                                               // unseen values never throw
+        var back = System.Text.Json.JsonSerializer.Deserialize<NumericEncoder>(System.Text.Json.JsonSerializer.Serialize(q))!;
+        Assert.Equal(q.Encode(2.5f), back.Encode(2.5f));
+    }
+
+    [Fact]
     public void BatchesPadToTheLongestRowOfTheBatch()
     {
         var d = PlantedInterest.Generate(new PlantedInterestOptions(Samples: 10, Users: 5, Items: 50, Categories: 5, InterestsPerUser: 2, MinHistory: 1, MaxHistory: 30));
@@ -116,6 +136,19 @@ public class CsvTests : IDisposable
         Assert.StartsWith($"{t.Path}: missing column 'label'", Assert.Throws<DataFormatException>(() => t.Column("label")).Message);
         var ragged = Write("a,b\n1,2\n3\n");
         Assert.Contains("expected 2 fields, found 1", Assert.Throws<DataFormatException>(() => CsvTable.Read(ragged)).Message);
+    }
+
+    [Fact]
+    public void SkipBadRowsReportsCountAndFirstReasons()
+    {
+        var path = Write("id,age\n1,30\n2\n3,NaN\n4,41\n5,x\n");
+        Assert.Throws<DataFormatException>(() => CsvTable.Read(path));
+        var t = CsvTable.Read(path, skipBadRows: true, validate: (tab, r) => tab.Float(r, tab.Column("age")));
+        Assert.Equal(2, t.Count);
+        Assert.Equal(3, t.Skipped.Count);
+        Assert.StartsWith("skipped 3 bad row(s), first: " + path + ":3: expected 2 fields, found 1", t.SkippedSummary());
+        Assert.Contains(":4:2: 'age' expected a finite number, got 'NaN'", t.SkippedSummary());
+        Assert.Equal("4", t.Text(1, 0));
     }
 
     [SkippableFact]

@@ -15,12 +15,14 @@ public sealed class CsvTable
 {
     private readonly Dictionary<string, int> _index;
     private readonly List<string[]> _rows;
+    private readonly List<int> _lines;
 
-    private CsvTable(string path, string[] header, List<string[]> rows)
+    private CsvTable(string path, string[] header, List<string[]> rows, List<int> lines)
     {
         Path = path;
         Header = header;
         _rows = rows;
+        _lines = lines;
         _index = new Dictionary<string, int>();
         for (int i = 0; i < header.Length; i++) _index.TryAdd(header[i], i);
     }
@@ -29,8 +31,39 @@ public sealed class CsvTable
     public string[] Header { get; }
     public int Count => _rows.Count;
 
-    /// <summary>Reads the whole file; every row must have as many fields as the header.</summary>
-    public static CsvTable Read(string path, char delimiter = ',')
+    /// <summary>Rows dropped by <see cref="Read"/> with skipBadRows, as "file:line: reason".</summary>
+    public IReadOnlyList<string> Skipped { get; private init; } = [];
+
+    /// <summary>
+    /// Reads the whole file; every row must have as many fields as the header. With
+    /// <paramref name="skipBadRows"/>, malformed rows (wrong field count, or failing
+    /// <paramref name="validate"/>, which throws <see cref="DataFormatException"/>) are dropped and listed
+    /// in <see cref="Skipped"/> instead of stopping the read.
+    /// </summary>
+    public static CsvTable Read(string path, char delimiter = ',', bool skipBadRows = false, Action<CsvTable, int>? validate = null)
+    {
+        var t = Read(path, delimiter);
+        if (validate is null && t._bad.Count == 0) return t;
+        if (!skipBadRows && t._bad.Count > 0) throw new DataFormatException(t._bad[0].Message);
+        var keep = new List<string[]>();
+        var lines = new List<int>();
+        var skipped = t._bad;
+        for (int r = 0; r < t._rows.Count; r++)
+        {
+            try { validate?.Invoke(t, r); keep.Add(t._rows[r]); lines.Add(t._lines[r]); }
+            catch (DataFormatException e) when (skipBadRows) { skipped.Add((t._lines[r], e.Message)); }
+        }
+        // Reasons in file order, whichever check found them.
+        return new CsvTable(path, t.Header, keep, lines) { Skipped = skipped.OrderBy(b => b.Line).Select(b => b.Message).ToList() };
+    }
+
+    /// <summary>A one-line summary of <see cref="Skipped"/>: the count and the first three reasons.</summary>
+    public string SkippedSummary() =>
+        Skipped.Count == 0 ? "no rows skipped" : $"skipped {Skipped.Count} bad row(s), first: {string.Join("; ", Skipped.Take(3))}";
+
+    private List<(int Line, string Message)> _bad = [];
+
+    private static CsvTable Read(string path, char delimiter)
     {
         if (!File.Exists(path)) throw new DataFormatException($"{path}: file not found");
         var config = new CsvConfiguration(CultureInfo.InvariantCulture) { Delimiter = delimiter.ToString(), BadDataFound = null, MissingFieldFound = null };
@@ -39,15 +72,18 @@ public sealed class CsvTable
         if (!csv.Read() || !csv.ReadHeader() || csv.HeaderRecord is not { Length: > 0 } header)
             throw new DataFormatException($"{path}: the file is empty (a header line is required)");
         var rows = new List<string[]>();
+        var lines = new List<int>();
+        var bad = new List<(int, string)>();
         while (csv.Read())
         {
             var rec = csv.Parser.Record ?? [];
             if (rec.Length == 1 && rec[0] == "") continue;
-            if (rec.Length != header.Length)
-                throw new DataFormatException($"{path}:{csv.Parser.RawRow}: expected {header.Length} fields, found {rec.Length}");
+            int line = csv.Parser.RawRow;
+            if (rec.Length != header.Length) { bad.Add((line, $"{path}:{line}: expected {header.Length} fields, found {rec.Length}")); continue; }
             rows.Add(rec);
+            lines.Add(line);
         }
-        return new CsvTable(path, header, rows);
+        return new CsvTable(path, header, rows, lines) { _bad = bad };
     }
 
     /// <summary>The column index; a missing column is an error naming it and the file.</summary>
@@ -56,8 +92,8 @@ public sealed class CsvTable
 
     public string Text(int row, int col) => _rows[row][col];
 
-    // Line numbers are 1-based with the header on line 1 (quoted fields with newlines are not expected here).
-    private string Where(int row, int col) => $"{Path}:{row + 2}:{col + 1}";
+    // The file line each row started on, recorded while reading (so dropped rows never shift it).
+    private string Where(int row, int col) => $"{Path}:{_lines[row]}:{col + 1}";
 
     public float Float(int row, int col)
     {
