@@ -63,6 +63,11 @@ public class SafeTensorsTests
         Assert.Contains("unsupported dtype Q7", Error(File("{\"a\":{\"dtype\":\"Q7\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4)));
         Assert.Contains("missing dtype", Error(File("{\"a\":{\"shape\":[1],\"data_offsets\":[0,4]}}", 4)));
         Assert.Contains("begin ≤ end", Error(File("{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,0]}}", 4)));
+        Assert.Contains("data_offsets must be non-negative", Error(File("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",4]}}", 4)));
+        Assert.Contains("shape is too large", Error(File("{\"a\":{\"dtype\":\"F32\",\"shape\":[2147483647,2147483647,2147483647],\"data_offsets\":[0,4]}}", 4)));
+        Assert.Contains("data_offsets must be [begin, end]", Error(File("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":7}}", 4)));
+        var badUtf8 = File("{\"a\":1}", 0); badUtf8[10] = 0xFF;
+        Assert.IsType<SafeTensorsException>(Record.Exception(() => SafeTensors.Parse(badUtf8)));
         foreach (var msg in new[] { Error([1]), Error(File("{", 0)) }) Assert.DoesNotContain('\n', msg);
     }
 

@@ -81,6 +81,16 @@ public static class SafeTensors
     /// <summary>Parses safetensors bytes (see <see cref="Read"/>).</summary>
     public static (List<SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) Parse(ReadOnlySpan<byte> bytes)
     {
+        // Whatever a malformed header trips over, the caller gets one line, never a crash.
+        try { return ParseCore(bytes); }
+        catch (Exception e) when (e is InvalidOperationException or OverflowException or FormatException or ArgumentException or IndexOutOfRangeException)
+        {
+            throw new SafeTensorsException($"malformed header: {e.Message.Split('\n')[0]}");
+        }
+    }
+
+    private static (List<SafeTensorEntry> Tensors, Dictionary<string, string> Metadata) ParseCore(ReadOnlySpan<byte> bytes)
+    {
         if (bytes.Length < 8) throw new SafeTensorsException($"file is {bytes.Length} bytes, shorter than the 8-byte header length");
         ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
         if (headerLen > MaxHeaderBytes) throw new SafeTensorsException($"header length {headerLen} exceeds the limit of {MaxHeaderBytes} bytes");
@@ -126,11 +136,14 @@ public static class SafeTensors
                 if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out long dim) || dim < 0 || dim > int.MaxValue)
                     throw new SafeTensorsException($"tensor '{prop.Name}': shape entries must be non-negative integers");
                 shape.Add((int)dim);
-                count = checked(count * dim);
+                if (dim != 0 && count > long.MaxValue / 16 / dim)
+                    throw new SafeTensorsException($"tensor '{prop.Name}': shape is too large");
+                count *= dim;
             }
             if (!v.TryGetProperty("data_offsets", out var off) || off.ValueKind != JsonValueKind.Array || off.GetArrayLength() != 2)
                 throw new SafeTensorsException($"tensor '{prop.Name}': data_offsets must be [begin, end]");
-            if (!off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
+            if (off[0].ValueKind != JsonValueKind.Number || off[1].ValueKind != JsonValueKind.Number
+                || !off[0].TryGetInt64(out long begin) || !off[1].TryGetInt64(out long end) || begin < 0 || end < begin)
                 throw new SafeTensorsException($"tensor '{prop.Name}': data_offsets must be non-negative with begin ≤ end");
             if (end > data.Length)
                 throw new SafeTensorsException($"tensor '{prop.Name}': data_offsets [{begin}, {end}] run past the data section ({data.Length} bytes)");
