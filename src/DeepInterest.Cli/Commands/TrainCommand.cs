@@ -92,8 +92,9 @@ public static class TrainCommand
         }
         if (d.Protocol == DataProtocol.Ml1mDin)
         {
-            var (seqs, cats) = MovieLens1M.Read(d.Ordered, d.Movies);
-            var r = DinProtocol.Build(seqs, cats, new DinProtocolOptions(d.MaxHistory, d.ValidFraction, d.EmbeddingDim, seed, d.NegativeHistory));
+            var (seqs, cats, times) = MovieLens1M.ReadWithTimes(d.Ordered, d.Movies);
+            var r = DinProtocol.Build(seqs, cats, new DinProtocolOptions(d.MaxHistory, d.ValidFraction, d.EmbeddingDim, seed, d.NegativeHistory,
+                d.MaxSessions, d.SessionLength, d.SessionGapSeconds), times);
             return (r.Train, r.Valid, r.Test, null);
         }
         var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed);

@@ -20,11 +20,14 @@ public sealed class DataConfig
     [Key("movies", "ml1m_din: movies.dat (category = first genre)")] public string Movies { get; init; } = "../shared/data/movielens-1m/movies.dat";
     [Key("max_history", "ml1m_din: most recent behaviours kept per sample")] public int MaxHistory { get; init; } = 20;
     [Key("negative_history", "ml1m_din: add DIEN negative histories")] public bool NegativeHistory { get; init; }
+    [Key("max_sessions", "ml1m_din: DSIN sessions per sample (0 = none)")] public int MaxSessions { get; init; }
+    [Key("session_length", "ml1m_din: behaviours kept per session (the most recent)")] public int SessionLength { get; init; } = 10;
+    [Key("session_gap_seconds", "ml1m_din: a longer gap starts a new session")] public long SessionGapSeconds { get; init; } = 1800;
 }
 
 public sealed class ModelConfig
 {
-    [Key("kind", "base, din or dien")] public ModelKind Kind { get; init; } = ModelKind.Din;
+    [Key("kind", "base, din, dien or dsin")] public ModelKind Kind { get; init; } = ModelKind.Din;
     [Key("mlp_hidden")] public int[] MlpHidden { get; init; } = [200, 80];
     [Key("mlp_activation")] public Activation MlpActivation { get; init; } = Activation.PRelu;
     [Key("mlp_batch_norm")] public bool MlpBatchNorm { get; init; }
@@ -36,6 +39,11 @@ public sealed class ModelConfig
     [Key("evolution", "DIEN: gru_attention, aigru, agru or augru")] public EvolutionKind Evolution { get; init; } = EvolutionKind.Augru;
     [Key("aux_loss_weight", "DIEN: α of the auxiliary loss")] public float AuxLossWeight { get; init; } = 1f;
     [Key("aux_hidden")] public int[] AuxHidden { get; init; } = [100, 50];
+    [Key("session_heads", "DSIN: self-attention heads per session")] public int SessionHeads { get; init; } = 2;
+    [Key("session_feed_forward", "DSIN: feed-forward width of the extractor (0 = embedding width)")] public int SessionFeedForward { get; init; }
+    [Key("session_encoding", "DSIN: bias (the paper), positional or none")] public SessionEncoding SessionEncoding { get; init; } = SessionEncoding.Bias;
+    [Key("session_interacting", "DSIN: the Bi-LSTM interacting layer")] public bool SessionInteracting { get; init; } = true;
+    [Key("session_activation", "DSIN: bilinear (the paper) or activation_unit")] public SessionActivation SessionActivation { get; init; } = SessionActivation.Bilinear;
     [Key("embedding_init_std")] public float EmbeddingInitStd { get; init; } = 1e-2f;
     [Key("regularization", "none, l2 or mba (the DIN paper's mini-batch aware L2 on the batch's embedding rows)")] public Regularization Regularization { get; init; }
     [Key("regularization_weight", "λ of the embedding regularization")] public float RegularizationWeight { get; init; } = 0.01f;
@@ -45,6 +53,8 @@ public sealed class ModelConfig
         Kind = Kind, MlpHidden = MlpHidden, MlpActivation = MlpActivation, MlpBatchNorm = MlpBatchNorm, MlpDropout = MlpDropout,
         AttentionHidden = AttentionHidden, AttentionActivation = AttentionActivation, AttentionDropout = AttentionDropout,
         Normalization = Normalization, Evolution = Evolution, AuxLossWeight = AuxLossWeight, AuxHidden = AuxHidden,
+        SessionHeads = SessionHeads, SessionFeedForward = SessionFeedForward, SessionEncoding = SessionEncoding,
+        SessionInteracting = SessionInteracting, SessionActivation = SessionActivation,
         EmbeddingInitStd = EmbeddingInitStd, Regularization = Regularization, RegularizationWeight = RegularizationWeight, Seed = seed,
     };
 }

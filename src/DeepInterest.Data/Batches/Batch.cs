@@ -12,6 +12,7 @@ public sealed class Batch
     private readonly Dictionary<string, int[]> _sparse = new();
     private readonly Dictionary<string, float[]> _dense = new();
     private readonly Dictionary<string, (int[] Ids, int[] Lengths, int Steps)> _seq = new();
+    private readonly Dictionary<string, SessionBatch> _sess = new();
     private float[] _labels = [];
     private int[] _users = [];
 
@@ -27,6 +28,9 @@ public sealed class Batch
 
     /// <summary>Ids [B, Steps] (row-major, buffer may be longer), lengths [B], and Steps = longest row in the batch (≥ 1).</summary>
     public (int[] Ids, int[] Lengths, int Steps) Sequence(string name) => _seq.TryGetValue(name, out var v) ? v : throw new SchemaException($"feature '{name}': not in this batch");
+
+    /// <summary>Sessions of a session feature, padded to this batch's most sessions and longest session.</summary>
+    public SessionBatch Sessions(string name) => _sess.TryGetValue(name, out var v) ? v : throw new SchemaException($"feature '{name}': not in this batch");
 
     /// <summary>Copies rows <paramref name="rows"/> of <paramref name="data"/> into this batch.</summary>
     public void Fill(CtrDataset data, ReadOnlySpan<int> rows)
@@ -66,11 +70,56 @@ public sealed class Batch
             }
             _seq[name] = (ids, lengths, steps);
         }
+        foreach (var (name, col) in data.Sessions)
+        {
+            if (!_sess.TryGetValue(name, out var sb)) _sess[name] = sb = new SessionBatch();
+            sb.Fill(col, rows);
+        }
     }
 
     private static void Grow<T>(ref T[] a, int n)
     {
         if (a.Length < n) a = new T[Math.Max(n, a.Length * 2)];
+    }
+}
+
+/// <summary>
+/// One session feature of a batch: ids [B, S, L] with S = the most sessions of any row (≥ 1) and
+/// L = the longest session (≥ 1), session lengths [B·S] and session counts [B]; buffers are reused.
+/// </summary>
+public sealed class SessionBatch
+{
+    private int[] _ids = [], _lengths = [], _counts = [];
+    public int[] Ids => _ids;
+    public int[] Lengths => _lengths;
+    public int[] Counts => _counts;
+    public int Sessions { get; private set; }
+    public int Steps { get; private set; }
+
+    internal void Fill(SessionColumn col, ReadOnlySpan<int> rows)
+    {
+        int b = rows.Length, s = 1, l = 1, cs = col.MaxSessions, cl = col.MaxLength;
+        foreach (var r in rows)
+        {
+            s = Math.Max(s, col.Counts[r]);
+            for (int k = 0; k < col.Counts[r]; k++) l = Math.Max(l, col.Lengths[r * cs + k]);
+        }
+        Sessions = s; Steps = l;
+        if (_ids.Length < b * s * l) _ids = new int[Math.Max(b * s * l, _ids.Length * 2)];
+        if (_lengths.Length < b * s) _lengths = new int[Math.Max(b * s, _lengths.Length * 2)];
+        if (_counts.Length < b) _counts = new int[Math.Max(b, _counts.Length * 2)];
+        _ids.AsSpan(0, b * s * l).Clear();
+        for (int i = 0; i < b; i++)
+        {
+            int r = rows[i];
+            _counts[i] = col.Counts[r];
+            for (int k = 0; k < s; k++)
+            {
+                int len = k < cs ? col.Lengths[r * cs + k] : 0;
+                _lengths[i * s + k] = len;
+                if (len > 0) col.Ids.AsSpan((r * cs + k) * cl, len).CopyTo(_ids.AsSpan((i * s + k) * l));
+            }
+        }
     }
 }
 

@@ -15,6 +15,18 @@ public sealed record DenseFeature(string Name);
 /// <summary>A variable-length id sequence (behaviour history), at most <see cref="MaxLength"/> long, looked up in <see cref="Table"/>.</summary>
 public sealed record SequenceFeature(string Name, string Table, int MaxLength);
 
+/// <summary>
+/// A user's behaviours divided into sessions (DSIN, §4.1): at most <see cref="MaxSessions"/> sessions,
+/// oldest first, each holding at most <see cref="MaxLength"/> ids looked up in <see cref="Table"/>.
+/// </summary>
+public sealed record SessionFeature(string Name, string Table, int MaxSessions, int MaxLength);
+
+/// <summary>Ties a target feature to a session feature of the same embedding dimension.</summary>
+public sealed record SessionPair(string Target, string Sessions);
+
+/// <summary>Session pairs whose embeddings are concatenated (item ‖ category) into one query and one session tensor.</summary>
+public sealed record SessionGroup(string Name, IReadOnlyList<SessionPair> Pairs);
+
 /// <summary>An embedding table shared by every feature that names it (e.g. target item and history items).</summary>
 public sealed record EmbeddingTable(string Name, int Vocab, int Dim);
 
@@ -39,6 +51,8 @@ public sealed record FeatureSchema
     public IReadOnlyList<DenseFeature> Dense { get; init; } = [];
     public IReadOnlyList<SequenceFeature> Sequences { get; init; } = [];
     public IReadOnlyList<AttentionGroup> Groups { get; init; } = [];
+    public IReadOnlyList<SessionFeature> Sessions { get; init; } = [];
+    public IReadOnlyList<SessionGroup> SessionGroups { get; init; } = [];
 
     /// <summary>Checks the schema; throws <see cref="SchemaException"/> naming the first bad feature.</summary>
     public FeatureSchema Validate()
@@ -64,6 +78,13 @@ public sealed record FeatureSchema
             if (!tables.ContainsKey(q.Table)) throw new SchemaException($"feature '{q.Name}': unknown embedding table '{q.Table}'");
             if (q.MaxLength < 1) throw new SchemaException($"feature '{q.Name}': a sequence needs a maximum length ≥ 1, got {q.MaxLength}");
         }
+        foreach (var q in Sessions)
+        {
+            Name(q.Name);
+            if (!tables.ContainsKey(q.Table)) throw new SchemaException($"feature '{q.Name}': unknown embedding table '{q.Table}'");
+            if (q.MaxSessions < 1) throw new SchemaException($"feature '{q.Name}': a session feature needs a maximum number of sessions ≥ 1, got {q.MaxSessions}");
+            if (q.MaxLength < 1) throw new SchemaException($"feature '{q.Name}': a session needs a maximum length ≥ 1, got {q.MaxLength}");
+        }
         var groupNames = new HashSet<string>();
         foreach (var g in Groups)
         {
@@ -83,11 +104,28 @@ public sealed record FeatureSchema
                 }
             }
         }
+        foreach (var g in SessionGroups)
+        {
+            if (!groupNames.Add(g.Name)) throw new SchemaException($"session group '{g.Name}': a group of that name is already defined");
+            if (g.Pairs.Count == 0) throw new SchemaException($"session group '{g.Name}': has no pairs");
+            SessionFeature? first = null;
+            foreach (var p in g.Pairs)
+            {
+                var target = Sparse.FirstOrDefault(s => s.Name == p.Target) ?? throw new SchemaException($"session group '{g.Name}': target '{p.Target}' is not a sparse feature");
+                var sess = Sessions.FirstOrDefault(s => s.Name == p.Sessions) ?? throw new SchemaException($"session group '{g.Name}': '{p.Sessions}' is not a session feature");
+                if (tables[target.Table].Dim != tables[sess.Table].Dim)
+                    throw new SchemaException($"session group '{g.Name}': '{p.Target}' has dimension {tables[target.Table].Dim} but '{p.Sessions}' has {tables[sess.Table].Dim}");
+                first ??= sess;
+                if (sess.MaxSessions != first.MaxSessions || sess.MaxLength != first.MaxLength)
+                    throw new SchemaException($"session group '{g.Name}': '{p.Sessions}' is {sess.MaxSessions}×{sess.MaxLength} but '{first.Name}' is {first.MaxSessions}×{first.MaxLength}");
+            }
+        }
         return this;
     }
 
     public EmbeddingTable Table(string name) => Tables.FirstOrDefault(t => t.Name == name) ?? throw new SchemaException($"table '{name}': not defined");
     public SparseFeature SparseFeature(string name) => Sparse.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"feature '{name}': not a sparse feature");
+    public SessionFeature Session(string name) => Sessions.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"feature '{name}': not a session feature");
     public SequenceFeature Sequence(string name) => Sequences.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"feature '{name}': not a sequence feature");
 
     /// <summary>True when <paramref name="sequence"/> is used as a history or negative history of an attention group.</summary>

@@ -29,6 +29,9 @@ public sealed class MultiheadAttention : Module
         OutProj.Bias!.Span.Clear();
     }
 
+    /// <summary>The attention weights [B, H, T, T] of the last forward pass (a temporary of its arena).</summary>
+    public Tensor? LastWeights { get; private set; }
+
     /// <summary>x [B, T, E], key mask [B, T] → [B, T, E].</summary>
     public Tensor Forward(Tensor x, Mask? keyMask)
     {
@@ -40,6 +43,7 @@ public sealed class MultiheadAttention : Module
         var v = F.SplitHeads(qkv, 2 * EmbedDim, Heads, d);
         var scores = F.MulScalar(F.MatMul(q, k, transB: true), 1f / MathF.Sqrt(d)); // [B·H, T, T]
         var weights = F.MaskedSoftmax(F.Reshape(scores, new Shape(b, Heads, t, t)), keyMask);
+        LastWeights = weights;
         var ctx = F.MatMul(F.Reshape(weights, new Shape(b * Heads, t, t)), v);  // [B·H, T, d]
         return OutProj.Forward(F.MergeHeads(ctx, Heads));                          // [B, T, E]
     }

@@ -1,5 +1,4 @@
 using System.Numerics.Tensors;
-using System.Numerics.Tensors;
 using DeepInterest.Engine.Autograd;
 
 namespace DeepInterest.Engine;

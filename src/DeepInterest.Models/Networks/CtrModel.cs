@@ -5,10 +5,30 @@ using DeepInterest.Engine.Modules;
 namespace DeepInterest.Models.Networks;
 
 /// <summary>The model families.</summary>
-public enum ModelKind { Base, Din, Dien }
+public enum ModelKind { Base, Din, Dien, Dsin }
 
 /// <summary>DIEN's interest evolution layer (paper §4.3).</summary>
 public enum EvolutionKind { GruAttention, Aigru, Agru, Augru }
+
+/// <summary>DSIN: what tells the session extractor where a behaviour sits (paper §4.2 and the §5.5 ablation).</summary>
+public enum SessionEncoding
+{
+    /// <summary>BE(k, t, c) = w_k^K + w_t^T + w_c^C: learned session, position and unit biases (the paper's choice).</summary>
+    Bias,
+    /// <summary>The Transformer's fixed sinusoidal positional encoding over positions within a session (the ablation).</summary>
+    Positional,
+    /// <summary>Nothing added.</summary>
+    None,
+}
+
+/// <summary>DSIN: how the target activates the session interests (§4.4).</summary>
+public enum SessionActivation
+{
+    /// <summary>a_k = softmax_k(I_k·W·x): the paper's bilinear form (Eq. 9–10).</summary>
+    Bilinear,
+    /// <summary>DIN's local activation unit with softmax normalization (the authors' DeepCTR code).</summary>
+    ActivationUnit,
+}
 
 /// <summary>Penalty on the embedding rows of each mini-batch (DIN paper §4.2).</summary>
 public enum Regularization
@@ -59,8 +79,21 @@ public sealed record ModelOptions
     /// <summary>DIEN: hidden sizes of the auxiliary network.</summary>
     public int[] AuxHidden { get; init; } = [100, 50];
 
+    /// <summary>DSIN: attention heads of the session interest extractor (must divide the session embedding width).</summary>
+    public int SessionHeads { get; init; } = 2;
+    /// <summary>DSIN: hidden width of the extractor's feed-forward network (0 = the embedding width, as in the authors' code).</summary>
+    public int SessionFeedForward { get; init; }
+    /// <summary>DSIN: bias encoding (paper), positional encoding or none.</summary>
+    public SessionEncoding SessionEncoding { get; init; } = SessionEncoding.Bias;
+    /// <summary>DSIN: the Bi-LSTM session interest interacting layer (false = the paper's "without interacting" ablation).</summary>
+    public bool SessionInteracting { get; init; } = true;
+    /// <summary>DSIN: the activating layer's scoring.</summary>
+    public SessionActivation SessionActivation { get; init; } = SessionActivation.Bilinear;
+
     public ModelOptions Validate()
     {
+        if (SessionHeads < 1) throw new ArgumentException($"model.session_heads must be ≥ 1, got {SessionHeads}.");
+        if (SessionFeedForward < 0) throw new ArgumentException($"model.session_feed_forward must be ≥ 0, got {SessionFeedForward}.");
         new MlpOptions(MlpHidden, MlpActivation, MlpDropout, MlpBatchNorm).Validate("model.mlp_hidden");
         new MlpOptions(AttentionHidden, AttentionActivation, AttentionDropout).Validate("model.attention_hidden");
         new MlpOptions(AuxHidden, Activation.Sigmoid).Validate("model.aux_hidden");
@@ -93,6 +126,9 @@ public abstract class CtrModel : Module
     protected int BaseInputWidth() =>
         Schema.Sparse.Sum(s => Schema.Table(s.Table).Dim) + Schema.Dense.Count
         + Schema.Sequences.Where(q => !Schema.IsAttended(q.Name)).Sum(q => Schema.Table(q.Table).Dim);
+
+    /// <summary>Width of a session group's query and behaviours (its targets' embeddings concatenated).</summary>
+    protected int GroupDim(SessionGroup g) => g.Pairs.Sum(p => Schema.Table(Schema.SparseFeature(p.Target).Table).Dim);
 
     /// <summary>Width of a group's query (its targets' embeddings concatenated).</summary>
     protected int GroupDim(AttentionGroup g) => g.Pairs.Sum(p => Schema.Table(Schema.SparseFeature(p.Target).Table).Dim);
@@ -135,6 +171,7 @@ public abstract class CtrModel : Module
     {
         ModelKind.Base => new BaseModel(schema, options),
         ModelKind.Dien => new Dien(schema, options),
+        ModelKind.Dsin => new Dsin(schema, options),
         _ => new Din(schema, options),
     };
 }

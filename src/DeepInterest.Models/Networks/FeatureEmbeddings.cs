@@ -38,6 +38,12 @@ public sealed class FeatureEmbeddings : Module
                 var col = train.Sequences[q.Name];
                 for (int r = 0; r < train.Count; r++) foreach (var id in col.Row(r)) counts[id]++;
             }
+            foreach (var q in _schema.Sessions.Where(q => q.Table == t.Name))
+            {
+                var col = train.Sessions[q.Name];
+                for (int r = 0; r < train.Count; r++)
+                    for (int k = 0; k < col.Counts[r]; k++) foreach (var id in col.Session(r, k)) counts[id]++;
+            }
             for (int j = 0; j < counts.Length; j++) counts[j] = counts[j] > 0 ? 1f / counts[j] : 1f;
             _reg[t.Name] = (new int[t.Vocab], new int[t.Vocab], counts);
         }
@@ -70,6 +76,13 @@ public sealed class FeatureEmbeddings : Module
                     var span = ids.Span;
                     for (int i = 0; i < span.Length; i++) if (mask.Values[i]) Mark(span.Slice(i, 1));
                 }
+            foreach (var q in _schema.Sessions)
+                if (q.Table == t.Name)
+                {
+                    var si = x.Session(q.Name);
+                    var span = si.Ids.Span; var m = si.Items.Values;
+                    for (int i = 0; i < span.Length; i++) if (m[i]) Mark(span.Slice(i, 1));
+                }
             var p = F.RowPenalty(_tables[t.Name].Weight, reg.Rows, n, mba ? reg.InvFreq : null, lambda);
             total = total is null ? p : F.Add(total, p);
         }
@@ -78,6 +91,9 @@ public sealed class FeatureEmbeddings : Module
 
     /// <summary>[B] → [B, E].</summary>
     public Tensor Sparse(ModelInput x, string feature) => _tables[_schema.SparseFeature(feature).Table].Forward(x.Sparse(feature));
+
+    /// <summary>Session ids [B, S, L] → [B, S, L, E].</summary>
+    public Tensor Session(ModelInput x, string feature) => _tables[_schema.Session(feature).Table].Forward(x.Session(feature).Ids);
 
     /// <summary>[B, T] → [B, T, E].</summary>
     public Tensor Sequence(ModelInput x, string feature) => _tables[_schema.Sequence(feature).Table].Forward(x.Sequence(feature).Ids);

@@ -13,6 +13,7 @@ public sealed class ModelInput
     private readonly Dictionary<string, IntTensor> _sparse = new();
     private readonly Dictionary<string, (IntTensor Ids, Mask Mask, IntTensor Lengths)> _seq = new();
     private readonly Dictionary<string, Tensor> _dense = new();
+    private readonly Dictionary<string, SessionInput> _sess = new();
 
     public int Count { get; private set; }
 
@@ -22,6 +23,7 @@ public sealed class ModelInput
     public IntTensor Sparse(string name) => _sparse[name];
     public (IntTensor Ids, Mask Mask, IntTensor Lengths) Sequence(string name) => _seq[name];
     public Tensor Dense(string name) => _dense[name];
+    public SessionInput Session(string name) => _sess[name];
 
     /// <summary>Wraps <paramref name="batch"/>'s buffers (no copy for ids) for the current step.</summary>
     public void Load(FeatureSchema schema, Batch batch)
@@ -40,6 +42,12 @@ public sealed class ModelInput
             e.Lengths.Reset(lengths, new Shape(b));
             e.Mask.SetFromLengths(lengths.AsSpan(0, b), steps);
         }
+        foreach (var q in schema.Sessions)
+        {
+            var sb = batch.Sessions(q.Name);
+            if (!_sess.TryGetValue(q.Name, out var e)) _sess[q.Name] = e = new SessionInput();
+            e.Load(sb, b);
+        }
         foreach (var d in schema.Dense)
         {
             var t = Tensor.Empty(new Shape(b, 1));
@@ -48,5 +56,26 @@ public sealed class ModelInput
         }
         Labels = Tensor.Empty(new Shape(b));
         batch.Labels.CopyTo(Labels.Span);
+    }
+}
+
+/// <summary>
+/// A session feature in engine types: ids [B, S, L], the item mask [B·S, L] (real behaviours of each
+/// session), the session mask [B, S] (real sessions) and session counts [B].
+/// </summary>
+public sealed class SessionInput
+{
+    public IntTensor Ids { get; } = new([0], new Shape(1));
+    public Mask Items { get; } = Mask.FromLengths([], 1);
+    public Mask Sessions { get; } = Mask.FromLengths([], 1);
+    public IntTensor Counts { get; } = new([0], new Shape(1));
+
+    internal void Load(SessionBatch sb, int b)
+    {
+        int s = sb.Sessions, l = sb.Steps;
+        Ids.Reset(sb.Ids, new Shape(b, s, l));
+        Counts.Reset(sb.Counts, new Shape(b));
+        Items.SetFromLengths(sb.Lengths.AsSpan(0, b * s), l);
+        Sessions.SetFromLengths(sb.Counts.AsSpan(0, b), s);
     }
 }
