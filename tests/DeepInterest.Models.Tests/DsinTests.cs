@@ -249,4 +249,29 @@ public class DsinTests
         var e = Assert.Throws<ArgumentException>(() => DinProtocol.Build(seq, cats, new DinProtocolOptions(ValidUserFraction: 0, MaxSessions: 2), unordered));
         Assert.Contains("user 1", e.Message);
     }
+
+    [Fact]
+    public void NegativeHistoriesAndSessionsLeaveTheSamplesUnchanged()
+    {
+        var rng = new Random(3);
+        var seq = new List<int[]?> { null };
+        var times = new List<long[]?> { null };
+        for (int u = 0; u < 20; u++)
+        {
+            int n = 3 + rng.Next(8);
+            seq.Add(Enumerable.Range(0, n).Select(_ => 1 + rng.Next(30)).Distinct().ToArray());
+            long t = 0;
+            times.Add(seq[^1]!.Select(_ => t += rng.Next(4000)).ToArray());
+        }
+        var cats = Enumerable.Range(0, 31).Select(i => i == 0 ? 0 : 1 + i % 4).ToArray();
+        var plain = DinProtocol.Build(seq, cats, new DinProtocolOptions(ValidUserFraction: 0.2, EmbeddingDim: 4, Seed: 9), times);
+        var rich = DinProtocol.Build(seq, cats, new DinProtocolOptions(ValidUserFraction: 0.2, EmbeddingDim: 4, Seed: 9, NegativeHistory: true, MaxSessions: 3), times);
+        foreach (var (a, b) in new[] { (plain.Train, rich.Train), (plain.Valid, rich.Valid), (plain.Test, rich.Test) })
+        {
+            Assert.Equal(a.Labels, b.Labels);
+            Assert.Equal(a.Sparse["item"], b.Sparse["item"]);
+            Assert.Equal(a.Sequences["hist_item"].Ids, b.Sequences["hist_item"].Ids);
+        }
+        Assert.True(rich.Train.Sessions["sess_item"].Counts.Sum() > 0);
+    }
 }

@@ -58,6 +58,8 @@ public static class DinProtocol
         int users = sequences.Count - 1;
         var schema = Schema(users + 1, maxItem + 1, maxCate + 1, o);
         var rng = new Random((int)(o.Seed % int.MaxValue));
+        // Negative histories draw from their own stream, so DIN and DIEN datasets of one seed hold the same targets.
+        var negRng = new Random((int)((o.Seed * 7919 + 17) % int.MaxValue));
         var validUsers = new bool[users + 1];
         for (int u = 1; u <= users; u++) validUsers[u] = rng.NextDouble() < o.ValidUserFraction;
         // Item frequencies for DIEN's negative histories (sampled by index into the flat list of behaviours).
@@ -86,9 +88,9 @@ public static class DinProtocol
             foreach (var x in s) seen.Add(x);
             if (o.MaxSessions > 0) sessionStart = SessionStarts(times![u]!, s.Length, o.SessionGapSeconds, u);
             int lastTrain = validUsers[u] ? s.Length - 3 : s.Length - 2;
-            for (int k = 1; k <= lastTrain; k++) { Add(train, it, u, s, k, seen, categoryOf, rng, allItems, o, sessionStart); it += 2; }
-            if (validUsers[u]) { Add(valid, iv, u, s, s.Length - 2, seen, categoryOf, rng, allItems, o, sessionStart); iv += 2; }
-            Add(test, ie, u, s, s.Length - 1, seen, categoryOf, rng, allItems, o, sessionStart); ie += 2;
+            for (int k = 1; k <= lastTrain; k++) { Add(train, it, u, s, k, seen, categoryOf, rng, negRng, allItems, o, sessionStart); it += 2; }
+            if (validUsers[u]) { Add(valid, iv, u, s, s.Length - 2, seen, categoryOf, rng, negRng, allItems, o, sessionStart); iv += 2; }
+            Add(test, ie, u, s, s.Length - 1, seen, categoryOf, rng, negRng, allItems, o, sessionStart); ie += 2;
         }
         return new Result(train, valid, test, Enumerable.Range(1, users).Count(u => sequences[u] is { Length: >= 3 } && Timed(u)), allItems.Distinct().Count(), categoryOf.Skip(1).Where(c => c > 0).Distinct().Count());
     }
@@ -150,7 +152,7 @@ public static class DinProtocol
     }
 
     /// <summary>Writes the positive (target s[k]) at row r and its negative at row r + 1, both with history s[..k].</summary>
-    private static void Add(CtrDataset d, int r, int user, int[] s, int k, HashSet<int> seen, int[] categoryOf, Random rng, int[] allItems, DinProtocolOptions o, int[] sessionStart)
+    private static void Add(CtrDataset d, int r, int user, int[] s, int k, HashSet<int> seen, int[] categoryOf, Random rng, Random negRng, int[] allItems, DinProtocolOptions o, int[] sessionStart)
     {
         if (o.MaxSessions > 0) for (int j = 0; j < 2; j++) FillSessions(d, r + j, s, k, categoryOf, sessionStart, o);
         int maxItem = categoryOf.Length - 1, neg;
@@ -178,7 +180,7 @@ public static class DinProtocol
             for (int t = 0; t < len; t++)
             {
                 int item;
-                do item = allItems[rng.Next(allItems.Length)]; while (item == s[start + t]);
+                do item = allItems[negRng.Next(allItems.Length)]; while (item == s[start + t]);
                 ni.Ids[row * o.MaxHistory + t] = item;
                 nc.Ids[row * o.MaxHistory + t] = categoryOf[item];
             }
