@@ -5,7 +5,9 @@ using DeepInterest.Engine;
 using DeepInterest.Engine.Autograd;
 using DeepInterest.Engine.Modules;
 using DeepInterest.Engine.Tests;
+using DeepInterest.Data.Readers;
 using DeepInterest.Models.Networks;
+using DeepInterest.Models.Training;
 
 namespace DeepInterest.Models.Tests;
 
@@ -273,5 +275,40 @@ public class DsinTests
             Assert.Equal(a.Sequences["hist_item"].Ids, b.Sequences["hist_item"].Ids);
         }
         Assert.True(rich.Train.Sessions["sess_item"].Counts.Sum() > 0);
+    }
+
+    [SkippableFact]
+    public void TaobaoSampleReadsOldestSessionFirstAndTrains()
+    {
+        var path = Path.Combine(TestPaths.SharedData, "taobao-display-ad", "paddlerec_dsin_sample.csv");
+        Skip.IfNot(File.Exists(path), $"{path} is absent: the Taobao DSIN sample lives in ../shared/data beside the repository");
+        var (d, enc) = TaobaoDsin.Read(path);
+        Assert.Equal(512, d.Count);
+        Assert.Equal(23, (int)d.Labels.Sum());
+        var cate = d.Sessions["sess_cate"];
+        Assert.Equal(461, cate.Counts.Count(c => c == 5));
+        Assert.Equal(5, cate.Counts.Count(c => c == 0));
+        // Row 1 of the file: sess1_cate = 5672|5672|5672|5672|0…, the 4th most recent of 5 → our session 3.
+        Assert.Equal(Enumerable.Repeat(enc["cate"].Encode("5672"), 4), cate.Session(0, 3).ToArray());
+        var model = CtrModel.Create(d.Schema, new ModelOptions { Kind = ModelKind.Dsin, MlpHidden = [16, 8], SessionHeads = 4 });
+        var fit = new Trainer(new TrainOptions { Epochs = 1, BatchSize = 64 }).Fit(model, d, d);
+        Assert.True(double.IsFinite(fit.History[0].TrainLoss));
+    }
+
+    [Fact]
+    public void TaobaoReaderNamesTheCellOfAnInconsistentSession()
+    {
+        var dir = Directory.CreateTempSubdirectory("dsin");
+        var path = Path.Combine(dir.FullName, "bad.csv");
+        var header = "userid,adgroup_id,pid,cms_segid,cms_group_id,final_gender_code,age_level,pvalue_level,shopping_level,occupation,new_user_class_level,campaign_id,customer,cate_id,brand,price,sess_count,"
+            + string.Join(",", Enumerable.Range(0, 5).SelectMany(k => new[] { $"sess{k}_cate", $"sess{k}_brand" })) + ",label";
+        string Row(int count, string s1) => "1,2,0,0,1,0,3,0,2,0,0,5,6,7,8,0.5," + count + "," + "3|4,9|9," + s1 + "," + s1 + ",,,,,,," + "1";
+        File.WriteAllLines(path, [header, Row(2, "5"), Row(1, "5")]);
+        var e = Assert.Throws<DataFormatException>(() => TaobaoDsin.Read(path));
+        Assert.Equal($"{path}:3:20: 'sess_count' is 1 but session 1 is non-empty", e.Message);
+        File.WriteAllLines(path, [header, Row(2, "5|0|6")]);
+        e = Assert.Throws<DataFormatException>(() => TaobaoDsin.Read(path));
+        Assert.StartsWith($"{path}:2:20: 'sess1_cate' expected", e.Message);
+        dir.Delete(true);
     }
 }

@@ -93,7 +93,8 @@ public sealed class CsvTable
     public string Text(int row, int col) => _rows[row][col];
 
     // The file line each row started on, recorded while reading (so dropped rows never shift it).
-    private string Where(int row, int col) => $"{Path}:{_lines[row]}:{col + 1}";
+    /// <summary>"file:line:column" of a cell, for error messages.</summary>
+    public string Where(int row, int col) => $"{Path}:{_lines[row]}:{col + 1}";
 
     public float Float(int row, int col)
     {
