@@ -311,4 +311,25 @@ public class DsinTests
         Assert.StartsWith($"{path}:2:20: 'sess1_cate' expected", e.Message);
         dir.Delete(true);
     }
+
+    [Fact]
+    public void ExplainerReturnsSessionsOldestFirstWithTheirWeights()
+    {
+        var f = new Fixture("dsin_forward.safetensors");
+        var data = FixtureData(f);
+        var model = new Dsin(data.Schema, TinyOptions);
+        var x = Explainer.Explain(model, data, 0);
+        Assert.Empty(x.Attention);
+        var g = Assert.Single(x.Sessions);
+        Assert.Equal(3, g.Ids.Length);
+        Assert.Equal(data.Sessions["sess_item"].Session(0, 1).ToArray(), g.Ids[1]);
+        Assert.Equal(1.0, g.ExtractorWeights.Sum(), 5);
+        Assert.Equal(1.0, g.InteractingWeights!.Sum(), 5);
+        Assert.All(g.ItemWeights, w => Assert.Equal(1.0, w.Sum(), 5));
+        // The probability is the model's own score for that row.
+        var p = Predictor.Predict(model, data)[0];
+        Assert.Equal(p, x.Probability, 6);
+        var none = Explainer.Explain(model, data, 2);                           // a row without sessions
+        Assert.Empty(none.Sessions[0].Ids);
+    }
 }

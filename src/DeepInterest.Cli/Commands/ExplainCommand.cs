@@ -6,6 +6,7 @@ using DeepInterest.Data.Batches;
 using DeepInterest.Engine;
 using DeepInterest.Engine.Autograd;
 using DeepInterest.Engine.IO;
+using DeepInterest.Models;
 using DeepInterest.Models.Networks;
 using Spectre.Console;
 
@@ -13,7 +14,8 @@ namespace DeepInterest.Cli.Commands;
 
 /// <summary>
 /// <c>explain --model DIR --data FILE --row N --out FILE.svg</c>: the attention weight of every
-/// history item for one prediction (in the style of the DIN paper's Fig. 5), as a bar chart and as text.
+/// history item for one prediction (in the style of the DIN paper's Fig. 5), as a bar chart and as text;
+/// for DSIN, the activation of every session and each behaviour's share within the top session.
 /// </summary>
 public static class ExplainCommand
 {
@@ -32,57 +34,56 @@ public static class ExplainCommand
     {
         var (model, data) = ModelData.Load(modelDir, csv);
         if (rowIndex < 0 || rowIndex >= data.Count) throw new ArgumentException($"--row {rowIndex} is outside the {data.Count} rows of {csv}.");
-        if (model.Schema.Groups.Count == 0 || model.Options.Kind == ModelKind.Base)
-            throw new ArgumentException($"{modelDir}: a {model.Options.Kind} model has no attention to explain (use a DIN or DIEN model).");
-        var batch = new Batch();
-        batch.Fill(data, [rowIndex]);
-        var input = new ModelInput();
-        model.Eval();
-        float prob;
-        var groups = new List<(string Group, string History, int[] Ids, float[] Weights)>();
-        using (Tape.NoGrad())
-        using (Arena.Begin())
-        {
-            input.Load(model.Schema, batch);
-            var logit = model.Forward(input).Span[0];
-            prob = 1f / (1f + MathF.Exp(-logit));
-            foreach (var g in model.Schema.Groups)
-            {
-                var history = g.Pairs[0].History;
-                var (ids, lengths, _) = batch.Sequence(history);
-                int len = lengths[0];
-                groups.Add((g.Name, history, ids[..len], model.AttentionWeights[g.Name].Span[..len].ToArray()));
-            }
-        }
+        if (model.Options.Kind == ModelKind.Base)
+            throw new ArgumentException($"{modelDir}: a {model.Options.Kind} model has no attention to explain (use a DIN, DIEN or DSIN model).");
+        var x = Explainer.Explain(model, data, rowIndex);
         var names = Vocabulary(modelDir);
-        var sb = new StringBuilder();
-        foreach (var (group, history, ids, weights) in groups)
+        string Name(int id) => names.GetValueOrDefault(id, $"#{id}");
+        // Sections of the picture: (title, labels, weights).
+        var sections = new List<(string Title, string[] Labels, float[] Weights)>();
+        foreach (var g in x.Attention)
+            sections.Add(($"attention of group '{g.Group}' over {g.History} (oldest first)", g.Ids.Select(Name).ToArray(), g.Weights));
+        foreach (var g in x.Sessions)
         {
-            var table = new Table().Title($"row {rowIndex}: p(click) = {prob:F4} — attention of group '{group}' over {history}").AddColumns("position", "item", "weight");
-            for (int i = 0; i < ids.Length; i++) table.AddRow(i.ToString(), Markup.Escape(names.GetValueOrDefault(ids[i], $"#{ids[i]}")), $"{weights[i]:F4}");
-            AnsiConsole.Write(table);
-            sb.Append(Svg(group, history, ids.Select(id => names.GetValueOrDefault(id, $"#{id}")).ToArray(), weights, rowIndex, prob));
+            var labels = g.Ids.Select((ids, k) => $"session {k + 1} ({ids.Length} items)").ToArray();
+            sections.Add(($"session group '{g.Group}': activation over sessions from the extractor (oldest first)", labels, g.ExtractorWeights));
+            if (g.InteractingWeights is { } hw)
+                sections.Add(($"session group '{g.Group}': activation over sessions from the Bi-LSTM", labels, hw));
+            if (g.Ids.Length == 0) continue;
+            int top = Array.IndexOf(g.ExtractorWeights, g.ExtractorWeights.Max());
+            sections.Add(($"session {top + 1} (highest activation): each behaviour's share of the session interest", g.Ids[top].Select(Name).ToArray(), g.ItemWeights[top]));
         }
-        AtomicFile.WriteAllText(outFile, Wrap(sb.ToString(), groups.Sum(g => g.Ids.Length * 22 + 80)));
+        if (sections.Count == 0) throw new ArgumentException($"{modelDir}: the model has no attention groups or session groups to explain.");
+        foreach (var (title, labels, weights) in sections)
+        {
+            var table = new Table().Title($"row {rowIndex}: p(click) = {x.Probability:F4} — {Markup.Escape(title)}").AddColumns("position", "item", "weight");
+            for (int i = 0; i < labels.Length; i++) table.AddRow(i.ToString(), Markup.Escape(labels[i]), $"{weights[i]:F4}");
+            AnsiConsole.Write(table);
+        }
+        var sb = new StringBuilder();
+        foreach (var (title, labels, weights) in sections) sb.Append(Svg(title, labels, weights, rowIndex, x.Probability));
+        AtomicFile.WriteAllText(outFile, Wrap(sb.ToString(), sections.Sum(g => g.Labels.Length * 22 + 80)));
         AnsiConsole.MarkupLine($"wrote {Markup.Escape(outFile)}");
         return 0;
     }
 
-    /// <summary>Encoded movie id → raw id, from the encoders saved with the model.</summary>
+    /// <summary>Encoded id → raw id, from the encoders saved with the model (none: ids are shown as #id).</summary>
     private static Dictionary<int, string> Vocabulary(string modelDir)
     {
-        var enc = Data.Protocols.MovieLensSeed.Encoders.FromJson(File.ReadAllText(Path.Combine(modelDir, ModelData.EncodersFile)), modelDir);
+        var path = Path.Combine(modelDir, ModelData.EncodersFile);
+        if (!File.Exists(path)) return new() { [1] = "(unknown)" };
+        var enc = Data.Protocols.MovieLensSeed.Encoders.FromJson(File.ReadAllText(path), modelDir);
         var d = enc.Categories["movieId"].Vocabulary.ToDictionary(kv => kv.Value, kv => "movie " + kv.Key);
         d[1] = "(unknown)";
         return d;
     }
 
-    private static string Svg(string group, string history, string[] labels, float[] w, int row, float prob)
+    private static string Svg(string title, string[] labels, float[] w, int row, float prob)
     {
         var inv = CultureInfo.InvariantCulture;
         float max = Math.Max(1e-6f, w.Length == 0 ? 1f : w.Max(Math.Abs));
         var sb = new StringBuilder();
-        sb.Append(inv, $"<g><text x=\"10\" y=\"{{Y}}\" font-weight=\"bold\">row {row}, p(click) = {prob:F4}: attention of group '{WebUtility.HtmlEncode(group)}' over {WebUtility.HtmlEncode(history)} (oldest first)</text>\n");
+        sb.Append(inv, $"<g><text x=\"10\" y=\"{{Y}}\" font-weight=\"bold\">row {row}, p(click) = {prob:F4}: {WebUtility.HtmlEncode(title)}</text>\n");
         for (int i = 0; i < w.Length; i++)
         {
             float width = 500f * Math.Abs(w[i]) / max;
