@@ -36,6 +36,25 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void BenchPrintsOneJsonObjectPerFigure()
+    {
+        var outp = new StringWriter();
+        var old = Console.Out;
+        Console.SetOut(outp);
+        int code;
+        try { code = Program.Main(["bench", "movielens-din", "--figure", "train", "--seconds", "0.3", "--batch", "64", "--json"]); }
+        finally { Console.SetOut(old); }
+        Assert.Equal(0, code);
+        using var j = JsonDocument.Parse(outp.ToString().Trim());
+        Assert.Equal("train", j.RootElement.GetProperty("phase").GetString());
+        Assert.True(j.RootElement.GetProperty("samples_per_s").GetDouble() > 0);
+        Assert.Equal(64, j.RootElement.GetProperty("batch").GetInt32());
+        var (bad, err) = Run("bench", "amazon-dsin");
+        Assert.Equal(1, bad);
+        Assert.Equal("error: bench: unknown workload 'amazon-dsin' (choose amazon-din, amazon-dien, movielens-din, movielens-dien)", err.Trim());
+    }
+
+    [Fact]
     public void ErrorsAreOneLineWithNonZeroExit()
     {
         var cfg = Path.Combine(_dir, "bad.yaml");

@@ -1,18 +1,56 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using DeepInterest.Engine.Kernels;
+using DeepInterest.Models.Benchmarks;
 
 namespace DeepInterest.Cli.Commands;
 
-/// <summary><c>bench</c>: throughput workloads (see bench/DeepInterest.Bench and docs/performance.md).</summary>
+/// <summary>
+/// <c>bench WORKLOAD [--figure train|infer|latency|profile|all] [--batch N] [--seconds S] [--json]</c>:
+/// the throughput workloads of the performance issue (the same shapes and synthetic distribution
+/// as ../shared/bench/pytorch; docs/performance.md has the side-by-side table).
+/// </summary>
 public static class BenchCommand
 {
+    public static readonly string[] Names = ["amazon-din", "amazon-dien", "movielens-din", "movielens-dien"];
+    private static readonly string[] Figures = ["train", "infer", "latency", "profile", "all"];
+
     public static Command Create()
     {
-        var cmd = new Command("bench", "Run the throughput workloads (forwards to bench/DeepInterest.Bench)");
-        cmd.SetAction(_ =>
-        {
-            Console.Error.WriteLine("error: run the benchmarks with: dotnet run --project bench/DeepInterest.Bench -c Release -- <workload>");
-            return 2;
-        });
+        var workload = new Argument<string>("workload") { Description = string.Join(", ", Names) };
+        var figure = new Option<string>("--figure") { Description = "train (samples/s, allocation), infer (scoring at batch 1024), latency (batch 1 p50/p99), profile (per op) or all", DefaultValueFactory = _ => "all" };
+        var batch = new Option<int>("--batch") { Description = "training batch size", DefaultValueFactory = _ => 256 };
+        var seconds = new Option<double>("--seconds") { Description = "timed span per figure, after warm-up", DefaultValueFactory = _ => 20 };
+        var threads = new Option<int>("--threads") { Description = "worker threads (0 = all cores)", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "one JSON object per figure" };
+        var cmd = new Command("bench", "Training and scoring throughput on the benchmark workloads") { workload, figure, batch, seconds, threads, json };
+        cmd.SetAction(p => Run(p.GetValue(workload)!, p.GetValue(figure)!, p.GetValue(batch), p.GetValue(seconds), p.GetValue(threads), p.GetValue(json)));
         return cmd;
+    }
+
+    private static int Run(string workload, string figure, int batch, double seconds, int threads, bool json)
+    {
+        if (!Names.Contains(workload)) throw new ArgumentException($"bench: unknown workload '{workload}' (choose {string.Join(", ", Names)})");
+        if (!Figures.Contains(figure)) throw new ArgumentException($"bench: unknown --figure '{figure}' (choose {string.Join(", ", Figures)})");
+        if (batch < 1) throw new ArgumentException($"bench: --batch must be ≥ 1, got {batch}");
+        if (!(seconds > 0)) throw new ArgumentException($"bench: --seconds must be positive, got {seconds}");
+        if (threads > 0) Par.Threads = threads;
+        bool all = figure == "all";
+        if (all || figure == "train") Emit(Workloads.Train(workload, batch, seconds), json);
+        if (all || figure == "infer") Emit(Workloads.Infer(workload, seconds), json);
+        if (all || figure == "latency") Emit(Workloads.Latency(workload, seconds), json);
+        if (figure == "profile") Workloads.Profile(workload, batch, json);
+        return 0;
+    }
+
+    private static void Emit(Dictionary<string, object> r, bool json)
+    {
+        if (json) Console.WriteLine(JsonSerializer.Serialize(r));
+        else
+        {
+            foreach (var (k, v) in r) Console.WriteLine($"{k,-28} {(v is double d ? d.ToString("G5", CultureInfo.InvariantCulture) : v)}");
+            Console.WriteLine();
+        }
     }
 }

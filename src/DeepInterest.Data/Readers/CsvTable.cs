@@ -31,7 +31,7 @@ public sealed class CsvTable
     public string[] Header { get; }
     public int Count => _rows.Count;
 
-    /// <summary>Rows dropped by <see cref="Read"/> with skipBadRows, as "file:line: reason".</summary>
+    /// <summary>Rows dropped by <see cref="Read(string, char, bool, Action{CsvTable, int})"/> with skipBadRows, as "file:line: reason".</summary>
     public IReadOnlyList<string> Skipped { get; private init; } = [];
 
     /// <summary>

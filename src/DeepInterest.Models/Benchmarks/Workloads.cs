@@ -1,0 +1,289 @@
+using System.Diagnostics;
+using System.Text.Json;
+using DeepInterest.Data.Batches;
+using DeepInterest.Data.Schema;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.Kernels;
+using DeepInterest.Engine.Modules;
+using DeepInterest.Engine.Optim;
+using DeepInterest.Models.Networks;
+
+namespace DeepInterest.Models.Benchmarks;
+
+/// <summary>The PyTorch baseline's workloads (../shared/bench/pytorch/bench.py) rebuilt on our engine.</summary>
+public static class Workloads
+{
+    private const int Users = 192_403, Items = 63_001, Cates = 801, T = 50, Emb = 18;
+
+    /// <summary>
+    /// W3 (the seed tutorial's movielens net): gender 3, movieId 3700, occupation 22, zipCode 3400, age
+    /// (dense), genres (≤ 6 of 20), histHighRatedMovieIds and negHistMovieIds (T = 50, 3700), embedding 16,
+    /// attention [16, 8] with Dice, MLP [32, 16] with PReLU and BatchNorm, dropout 0.1 / 0.25,
+    /// Adam(0.002, weight decay 0.001 — applied lazily to the batch's rows here).
+    /// </summary>
+    private static (FeatureSchema, ModelOptions) MovieLensSpec(bool dien) =>
+        (new FeatureSchema
+        {
+            Tables = [new("gender", 3, 16), new("movie", 3700, 16), new("occupation", 22, 16), new("zipCode", 3400, 16), new("genre", 20, 16)],
+            Sparse = [new("gender", "gender"), new("movieId", "movie"), new("occupation", "occupation"), new("zipCode", "zipCode")],
+            Dense = [new("age")],
+            Sequences = [new("genres", "genre", 6), new("histHighRatedMovieIds", "movie", T), new("negHistMovieIds", "movie", T)],
+            Groups = [new("movie", [dien ? new AttentionPair("movieId", "histHighRatedMovieIds", "negHistMovieIds") : new AttentionPair("movieId", "histHighRatedMovieIds")])],
+        }.Validate(),
+        new ModelOptions
+        {
+            Kind = dien ? ModelKind.Dien : ModelKind.Din, AttentionHidden = [16, 8], AttentionActivation = Activation.Dice, AttentionDropout = 0.1f,
+            MlpHidden = [32, 16], MlpActivation = Activation.PRelu, MlpBatchNorm = true, MlpDropout = 0.25f,
+            Normalization = dien ? AttentionNormalization.Softmax : AttentionNormalization.Sigmoid,
+            Evolution = EvolutionKind.Augru, AuxHidden = [100, 50], AuxLossWeight = 1f, Seed = 1024,
+        });
+
+    public static AdamOptions Optimizer(string workload) =>
+        workload.StartsWith("movielens", StringComparison.Ordinal) ? new AdamOptions(0.002f, WeightDecay: 0.001f, Sparse: SparseMode.Lazy) : new AdamOptions(1e-3f, Sparse: SparseMode.Lazy);
+
+    public static (FeatureSchema Schema, ModelOptions Options) Spec(string workload)
+    {
+        if (workload is "movielens-din" or "movielens-dien") return MovieLensSpec(workload == "movielens-dien");
+        bool dien = workload switch
+        {
+            "amazon-din" => false,
+            "amazon-dien" => true,
+            _ => throw new ArgumentException($"unknown workload '{workload}' (amazon-din, amazon-dien, movielens-din, movielens-dien)"),
+        };
+        var schema = new FeatureSchema
+        {
+            Tables = [new("user", Users, Emb), new("item", Items, Emb), new("cate", Cates, Emb)],
+            Sparse = [new("user", "user"), new("item", "item"), new("cate", "cate")],
+            Sequences = dien
+                ? [new("hist_item", "item", T), new("hist_cate", "cate", T), new("neg_hist_item", "item", T), new("neg_hist_cate", "cate", T)]
+                : [new("hist_item", "item", T), new("hist_cate", "cate", T)],
+            Groups = [new("behaviour", dien
+                ? [new AttentionPair("item", "hist_item", "neg_hist_item"), new AttentionPair("cate", "hist_cate", "neg_hist_cate")]
+                : [new AttentionPair("item", "hist_item"), new AttentionPair("cate", "hist_cate")])],
+        }.Validate();
+        var options = new ModelOptions
+        {
+            Kind = dien ? ModelKind.Dien : ModelKind.Din,
+            AttentionHidden = [80, 40], AttentionActivation = Activation.Dice,
+            MlpHidden = [200, 80], MlpActivation = Activation.PRelu, MlpBatchNorm = true,
+            Normalization = dien ? AttentionNormalization.Softmax : AttentionNormalization.Sigmoid,
+            Evolution = EvolutionKind.Augru, AuxHidden = [100, 50], AuxLossWeight = 1f, Seed = 1024,
+        };
+        return (schema, options);
+    }
+
+    /// <summary>Ids uniform in [1, vocab − 1], history lengths uniform in [1, T], labels Bernoulli(½), categories a fixed function of items.</summary>
+    public static CtrDataset Pool(FeatureSchema schema, int n, ulong seed)
+    {
+        var rng = new Rng(seed);
+        var d = new CtrDataset(schema, n);
+        if (schema.Dense.Count > 0) return MovieLensPool(d, rng);
+        var cateOf = new int[Items];
+        var crng = new Rng(99);
+        for (int i = 1; i < Items; i++) cateOf[i] = 1 + crng.NextInt(Cates - 1);
+        for (int r = 0; r < n; r++)
+        {
+            d.Sparse["user"][r] = 1 + rng.NextInt(Users - 1);
+            int item = 1 + rng.NextInt(Items - 1);
+            d.Sparse["item"][r] = item;
+            d.Sparse["cate"][r] = cateOf[item];
+            int len = 1 + rng.NextInt(T);
+            foreach (var (hist, cate) in new[] { ("hist_item", "hist_cate"), ("neg_hist_item", "neg_hist_cate") })
+            {
+                if (!d.Sequences.ContainsKey(hist)) continue;
+                var hi = d.Sequences[hist]; var hc = d.Sequences[cate];
+                for (int t = 0; t < len; t++)
+                {
+                    int it = 1 + rng.NextInt(Items - 1);
+                    hi.Ids[r * T + t] = it;
+                    hc.Ids[r * T + t] = cateOf[it];
+                }
+                hi.Lengths[r] = hc.Lengths[r] = len;
+            }
+            d.Labels[r] = rng.NextInt(2);
+            d.UserIds[r] = d.Sparse["user"][r];
+        }
+        return d;
+    }
+
+    private static CtrDataset MovieLensPool(CtrDataset d, Rng rng)
+    {
+        foreach (var f in d.Schema.Sparse)
+        {
+            int v = d.Schema.Table(f.Table).Vocab;
+            for (int r = 0; r < d.Count; r++) d.Sparse[f.Name][r] = 1 + rng.NextInt(v - 1);
+        }
+        for (int r = 0; r < d.Count; r++)
+        {
+            d.Dense["age"][r] = rng.NextFloat();
+            var g = d.Sequences["genres"];
+            g.Lengths[r] = 1 + rng.NextInt(6);
+            for (int t = 0; t < g.Lengths[r]; t++) g.Ids[r * 6 + t] = 1 + rng.NextInt(19);
+            int len = 1 + rng.NextInt(T);
+            foreach (var name in new[] { "histHighRatedMovieIds", "negHistMovieIds" })
+            {
+                var h = d.Sequences[name];
+                h.Lengths[r] = len;
+                for (int t = 0; t < len; t++) h.Ids[r * T + t] = 1 + rng.NextInt(3699);
+            }
+            d.Labels[r] = rng.NextInt(2);
+            d.UserIds[r] = r;
+        }
+        return d;
+    }
+
+    public static Dictionary<string, object> Train(string workload, int batch, double seconds)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 32 * batch, 20240601UL + (ulong)batch);
+        var model = CtrModel.Create(schema, options);
+        var opt = new Adam(model.NamedParameters(), Optimizer(workload));
+        var it = new BatchIterator(data, batch, shuffle: false, 0);
+        var input = new ModelInput();
+        var batches = it.Epoch().GetEnumerator();
+        Batch Next()
+        {
+            if (!batches.MoveNext()) { batches = it.Epoch().GetEnumerator(); batches.MoveNext(); }
+            return batches.Current;
+        }
+        double fwd = 0, bwd = 0, step = 0;
+        void Step(bool timed)
+        {
+            var b = Next();
+            using var arena = Arena.Begin();
+            input.Load(schema, b);
+            opt.ZeroGrad();
+            long t0 = Stopwatch.GetTimestamp();
+            var loss = model.Loss(input);
+            _ = loss.Item();
+            long t1 = Stopwatch.GetTimestamp();
+            loss.Backward();
+            long t2 = Stopwatch.GetTimestamp();
+            opt.Step();
+            long t3 = Stopwatch.GetTimestamp();
+            if (timed) { fwd += t1 - t0; bwd += t2 - t1; step += t3 - t2; }
+        }
+        for (int i = 0; i < 20; i++) Step(false);
+        long alloc0 = GC.GetAllocatedBytesForCurrentThread();
+        int steps = 0;
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < seconds || steps < 5) { Step(true); steps++; }
+        double secs = sw.Elapsed.TotalSeconds;
+        long allocPerStep = (GC.GetAllocatedBytesForCurrentThread() - alloc0) / steps;
+        double f = Stopwatch.Frequency / 1e3;
+        return new()
+        {
+            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "train", ["batch"] = batch,
+            ["samples_per_s"] = steps * batch / secs, ["steps"] = steps,
+            ["fwd_ms"] = fwd / f / steps, ["bwd_ms"] = bwd / f / steps, ["optim_ms"] = step / f / steps,
+            ["alloc_bytes_per_step"] = (double)allocPerStep, ["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+            ["threads"] = Par.Threads,
+        };
+    }
+
+    /// <summary>Per-op forward and backward time over 50 training steps (after 20 warm-up steps).</summary>
+    public static void Profile(string workload, int batch, bool json)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 32 * batch, 20240601UL + (ulong)batch);
+        var model = CtrModel.Create(schema, options);
+        var opt = new Adam(model.NamedParameters(), new AdamOptions(1e-3f, Sparse: SparseMode.Lazy));
+        var it = new BatchIterator(data, batch, shuffle: false, 0);
+        var input = new ModelInput();
+        int steps = 0;
+        double optimMs = 0;
+        for (int round = 0; steps < 70; round++)
+            foreach (var b in it.Epoch())
+            {
+                if (steps == 20) Profiler.Start();
+                using (Arena.Begin())
+                {
+                    input.Load(schema, b);
+                    opt.ZeroGrad();
+                    Profiler.Mark();
+                    var loss = model.Loss(input);
+                    loss.Backward();
+                    long t0 = Stopwatch.GetTimestamp();
+                    opt.Step();
+                    if (Profiler.Enabled) optimMs += (Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency;
+                }
+                if (++steps == 70) break;
+            }
+        Profiler.Stop();
+        var rows = Profiler.Report();
+        double total = rows.Sum(r => r.ForwardMs + r.BackwardMs) + optimMs;
+        foreach (var (op, f, bw, calls) in rows.Append(("AdamStep", 0.0, optimMs, 50L)))
+        {
+            var r = new Dictionary<string, object> { ["op"] = op, ["fwd_ms_per_step"] = f / 50, ["bwd_ms_per_step"] = bw / 50, ["share"] = (f + bw) / total, ["calls_per_step"] = calls / 50.0 };
+            if (json) Console.WriteLine(JsonSerializer.Serialize(r));
+            else Console.WriteLine($"{op,-22} fwd {f / 50,7:F3} ms  bwd {bw / 50,7:F3} ms  {(f + bw) / total,6:P1}  {calls / 50.0,5:F1} calls/step");
+        }
+    }
+
+    public static Dictionary<string, object> Infer(string workload, double seconds)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 8 * 1024, 20240601UL + 1024);
+        var model = CtrModel.Create(schema, options);
+        model.Eval();
+        var it = new BatchIterator(data, 1024, shuffle: false, 0);
+        var input = new ModelInput();
+        int batches = 0;
+        void Pass(bool count)
+        {
+            using var noGrad = Tape.NoGrad();
+            foreach (var b in it.Epoch())
+            {
+                using var arena = Arena.Begin();
+                input.Load(schema, b);
+                _ = model.Forward(input).Span[0];
+                if (count) batches++;
+            }
+        }
+        Pass(false);
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed.TotalSeconds < Math.Min(seconds, 3) || batches < 20) Pass(true);
+        return new()
+        {
+            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "infer", ["batch"] = 1024,
+            ["samples_per_s"] = batches * 1024 / sw.Elapsed.TotalSeconds, ["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+        };
+    }
+
+    public static Dictionary<string, object> Latency(string workload, double seconds)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, 256, 20240601UL + 1);
+        var model = CtrModel.Create(schema, options);
+        model.Eval();
+        var it = new BatchIterator(data, 1, shuffle: false, 0);
+        var input = new ModelInput();
+        var lat = new List<double>();
+        using (Tape.NoGrad())
+        {
+            int i = 0;
+            var sw = Stopwatch.StartNew();
+            while (sw.Elapsed.TotalSeconds < Math.Min(seconds, 5) && (lat.Count < 500 || sw.Elapsed.TotalSeconds < 1))
+            {
+                foreach (var b in it.Epoch())
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    using (Arena.Begin())
+                    {
+                        input.Load(schema, b);
+                        _ = model.Forward(input).Span[0];
+                    }
+                    double ms = (Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency;
+                    if (i++ >= 20) lat.Add(ms);
+                }
+            }
+        }
+        lat.Sort();
+        return new()
+        {
+            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "latency", ["batch"] = 1,
+            ["p50_ms"] = lat[lat.Count / 2], ["p99_ms"] = lat[(int)(lat.Count * 0.99)], ["requests"] = lat.Count,
+        };
+    }
+}
