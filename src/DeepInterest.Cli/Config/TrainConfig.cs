@@ -39,6 +39,8 @@ public sealed class ModelConfig
     [Key("evolution", "DIEN: gru_attention, aigru, agru or augru")] public EvolutionKind Evolution { get; init; } = EvolutionKind.Augru;
     [Key("aux_loss_weight", "DIEN: α of the auxiliary loss")] public float AuxLossWeight { get; init; } = 1f;
     [Key("aux_hidden")] public int[] AuxHidden { get; init; } = [100, 50];
+    [Key("sequence_pooling", "sum, mean or max: pooling of sequences outside attention")] public DeepInterest.Engine.F.Pooling SequencePooling { get; init; } = DeepInterest.Engine.F.Pooling.Sum;
+    [Key("attention_scale", "DIN: divide attention scores by √E before normalizing (the seed tutorial)")] public bool AttentionScale { get; init; }
     [Key("session_heads", "DSIN: self-attention heads per session")] public int SessionHeads { get; init; } = 2;
     [Key("session_feed_forward", "DSIN: feed-forward width of the extractor (0 = embedding width)")] public int SessionFeedForward { get; init; }
     [Key("session_encoding", "DSIN: bias (the paper), positional or none")] public SessionEncoding SessionEncoding { get; init; } = SessionEncoding.Bias;
@@ -53,6 +55,7 @@ public sealed class ModelConfig
         Kind = Kind, MlpHidden = MlpHidden, MlpActivation = MlpActivation, MlpBatchNorm = MlpBatchNorm, MlpDropout = MlpDropout,
         AttentionHidden = AttentionHidden, AttentionActivation = AttentionActivation, AttentionDropout = AttentionDropout,
         Normalization = Normalization, Evolution = Evolution, AuxLossWeight = AuxLossWeight, AuxHidden = AuxHidden,
+        SequencePooling = SequencePooling, AttentionScale = AttentionScale,
         SessionHeads = SessionHeads, SessionFeedForward = SessionFeedForward, SessionEncoding = SessionEncoding,
         SessionInteracting = SessionInteracting, SessionActivation = SessionActivation,
         EmbeddingInitStd = EmbeddingInitStd, Regularization = Regularization, RegularizationWeight = RegularizationWeight, Seed = seed,

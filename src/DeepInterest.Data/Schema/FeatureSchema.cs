@@ -128,6 +128,9 @@ public sealed record FeatureSchema
     public SessionFeature Session(string name) => Sessions.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"feature '{name}': not a session feature");
     public SequenceFeature Sequence(string name) => Sequences.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"feature '{name}': not a sequence feature");
 
+    /// <summary>True when <paramref name="sequence"/> is the (positive) history of an attention group.</summary>
+    public bool IsHistory(string sequence) => Groups.Any(g => g.Pairs.Any(p => p.History == sequence));
+
     /// <summary>True when <paramref name="sequence"/> is used as a history or negative history of an attention group.</summary>
     public bool IsAttended(string sequence) => Groups.Any(g => g.Pairs.Any(p => p.History == sequence || p.NegativeHistory == sequence));
 

@@ -20,7 +20,7 @@ public sealed class BaseModel : CtrModel
     {
         var rng = new Rng(options.Seed);
         _emb = RegisterModule("embeddings", new FeatureEmbeddings(schema, rng, options.EmbeddingInitStd));
-        int width = schema.Sparse.Sum(s => schema.Table(s.Table).Dim) + schema.Sequences.Sum(q => schema.Table(q.Table).Dim) + schema.Dense.Count;
+        int width = BaseInputWidth();
         (_mlp, _out) = RegisterHead(width, rng);
     }
 
@@ -29,9 +29,7 @@ public sealed class BaseModel : CtrModel
     public override Tensor Forward(ModelInput x)
     {
         _parts.Clear();
-        foreach (var s in Schema.Sparse) _parts.Add(_emb.Sparse(x, s.Name));                                         // [B, E]
-        foreach (var q in Schema.Sequences)
-            _parts.Add(F.MaskedPool(_emb.Sequence(x, q.Name), x.Sequence(q.Name).Mask, F.Pooling.Sum));              // [B, E]
+        AddProfile(_parts, x);                                                                                      // [B, E] each
         foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));                                                 // [B, 1]
         var h = _mlp.Forward(F.ConcatLast(_parts));
         return F.Reshape(_out.Forward(h), new Shape(x.Count));                                                       // [B]

@@ -79,6 +79,10 @@ public sealed record ModelOptions
     /// <summary>DIEN: hidden sizes of the auxiliary network.</summary>
     public int[] AuxHidden { get; init; } = [100, 50];
 
+    /// <summary>How sequences outside attention (and BaseModel's histories) are pooled into the MLP input (the DIN paper: sum).</summary>
+    public F.Pooling SequencePooling { get; init; } = F.Pooling.Sum;
+    /// <summary>DIN: divide attention scores by √E before normalizing (the seed tutorial's attention does).</summary>
+    public bool AttentionScale { get; init; }
     /// <summary>DSIN: attention heads of the session interest extractor (must divide the session embedding width).</summary>
     public int SessionHeads { get; init; } = 2;
     /// <summary>DSIN: hidden width of the extractor's feed-forward network (0 = the embedding width, as in the authors' code).</summary>
@@ -120,12 +124,29 @@ public abstract class CtrModel : Module
     public ModelOptions Options { get; }
 
     /// <summary>
-    /// Width of the MLP input before interests are added: every sparse embedding, every sequence
-    /// outside attention groups (sum-pooled) and every dense value.
+    /// Whether a sequence is pooled into the MLP input: BaseModel pools every sequence; the
+    /// attention models pool those no attention group uses. A group's negative history (random
+    /// items for DIEN's auxiliary loss) is never pooled: it carries no signal about the user (the
+    /// seed tutorial's DIN max-pools its random negHistMovieIds; on the seed data that costs test AUC).
+    /// </summary>
+    protected bool IsPooled(string sequence) => Options.Kind == ModelKind.Base || !Schema.IsAttended(sequence);
+
+    /// <summary>
+    /// Width of the MLP input before interests are added: every sparse embedding, every pooled
+    /// sequence (<see cref="IsPooled"/>) and every dense value.
     /// </summary>
     protected int BaseInputWidth() =>
         Schema.Sparse.Sum(s => Schema.Table(s.Table).Dim) + Schema.Dense.Count
-        + Schema.Sequences.Where(q => !Schema.IsAttended(q.Name)).Sum(q => Schema.Table(q.Table).Dim);
+        + Schema.Sequences.Where(q => IsPooled(q.Name)).Sum(q => Schema.Table(q.Table).Dim);
+
+    /// <summary>Adds the sparse embeddings [B, E] and the pooled sequences [B, E] to <paramref name="parts"/>.</summary>
+    protected void AddProfile(List<Tensor> parts, ModelInput x)
+    {
+        foreach (var s in Schema.Sparse) parts.Add(Embeddings.Sparse(x, s.Name));
+        foreach (var q in Schema.Sequences)
+            if (IsPooled(q.Name))
+                parts.Add(F.MaskedPool(Embeddings.Sequence(x, q.Name), x.Sequence(q.Name).Mask, Options.SequencePooling));
+    }
 
     /// <summary>Width of a session group's query and behaviours (its targets' embeddings concatenated).</summary>
     protected int GroupDim(SessionGroup g) => g.Pairs.Sum(p => Schema.Table(Schema.SparseFeature(p.Target).Table).Dim);

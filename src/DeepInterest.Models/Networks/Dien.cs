@@ -69,10 +69,7 @@ public sealed class Dien : CtrModel
     {
         _parts.Clear();
         _auxLoss = null;
-        foreach (var s in Schema.Sparse) _parts.Add(_emb.Sparse(x, s.Name));                                         // [B, E]
-        foreach (var q in Schema.Sequences)
-            if (!Schema.IsAttended(q.Name))
-                _parts.Add(F.MaskedPool(_emb.Sequence(x, q.Name), x.Sequence(q.Name).Mask, F.Pooling.Sum));
+        AddProfile(_parts, x);                                                                                      // [B, E] each
         foreach (var g in Schema.Groups)
         {
             var (extractor, attention, evolution, auxMlp, auxOut) = _groups[g.Name];

@@ -42,10 +42,7 @@ public sealed class Din : CtrModel
     public override Tensor Forward(ModelInput x)
     {
         _parts.Clear();
-        foreach (var s in Schema.Sparse) _parts.Add(_emb.Sparse(x, s.Name));                                         // [B, E]
-        foreach (var q in Schema.Sequences)
-            if (!Schema.IsAttended(q.Name))
-                _parts.Add(F.MaskedPool(_emb.Sequence(x, q.Name), x.Sequence(q.Name).Mask, F.Pooling.Sum));          // [B, E]
+        AddProfile(_parts, x);                                                                                      // [B, E] each
         foreach (var g in Schema.Groups)
         {
             _q.Clear(); _k.Clear();
@@ -58,6 +55,7 @@ public sealed class Din : CtrModel
             var keys = F.ConcatLast(_k);                                                                           // [B, T, E]
             var mask = x.Sequence(g.Pairs[0].History).Mask;
             var scores = _attention[g.Name].Forward(query, keys, mask);                                            // [B, T]
+            if (Options.AttentionScale) scores = F.MulScalar(scores, 1f / MathF.Sqrt(query.Shape.Last));
             var weights = Options.Normalization switch
             {
                 AttentionNormalization.Softmax => F.MaskedSoftmax(scores, mask),

@@ -52,10 +52,7 @@ public sealed class Dsin : CtrModel
     public override Tensor Forward(ModelInput x)
     {
         _parts.Clear();
-        foreach (var s in Schema.Sparse) _parts.Add(_emb.Sparse(x, s.Name));                                         // [B, E]
-        foreach (var q in Schema.Sequences)
-            if (!Schema.IsAttended(q.Name))
-                _parts.Add(F.MaskedPool(_emb.Sequence(x, q.Name), x.Sequence(q.Name).Mask, F.Pooling.Sum));          // [B, E]
+        AddProfile(_parts, x);                                                                                      // [B, E] each
         foreach (var g in Schema.SessionGroups)
         {
             var query = Concat(g.Pairs.Select(p => _emb.Sparse(x, p.Target)));                                    // [B, E]
