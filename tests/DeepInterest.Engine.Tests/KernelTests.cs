@@ -53,17 +53,20 @@ public class KernelTests
         }
     }
 
-    [Fact]
-    public void GemmIsBitIdenticalForOneAndTwoThreads()
+    [Theory]
+    [InlineData(false, true, 2000, 80, 144)]   // forward x·Wᵀ: one k-block
+    [InlineData(true, false, 80, 144, 2000)]   // weight gradient gyᵀ·x: many k-blocks, A packed up front
+    [InlineData(false, false, 333, 97, 700)]
+    public void GemmIsBitIdenticalForOneAndTwoThreads(bool ta, bool tb, int m, int n, int k)
     {
         var r = new Rng(3);
-        int m = 2000, n = 80, k = 144;
         var a = Rand(r, m * k); var b = Rand(r, n * k);
+        int lda = ta ? m : k, ldb = tb ? k : n;
         float[] Run(int threads)
         {
             int old = Par.Threads;
             Par.Threads = threads;
-            try { var c = new float[m * n]; Gemm.Sgemm(false, true, m, n, k, 1f, a, k, b, k, 0f, c, n); return c; }
+            try { var c = new float[m * n]; Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n); return c; }
             finally { Par.Threads = old; }
         }
         Assert.Equal(Run(1), Run(2));

@@ -35,30 +35,97 @@ public static class Gemm
         ReferenceGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
     }
 
-    // Packed GEMM: op(B) is packed per k-block into panels of NR = 32 columns ([KC][32], zero-padded),
-    // op(A) per thread into panels of MR = 6 rows ([KC][6]); a 6 × 32 micro-kernel keeps its tile in
-    // 12 AVX-512 registers. Threads split the rows of C only and every element of C sums its k-blocks
-    // in the same order, so results do not depend on the thread count.
+    // Packed GEMM: op(B) is packed once, per k-block, into panels of NR = 32 columns ([KC][32],
+    // zero-padded); op(A) per thread into panels of MR = 6 rows ([KC][6]); a 6 × 32 micro-kernel keeps
+    // its tile in 12 AVX-512 registers. One fork-join over the row panels of C covers every k-block
+    // (a weight gradient has k = the batch's rows, hundreds of blocks: a fork-join per block cost more
+    // than its arithmetic). Every element of C sums its k-blocks in the same order, so results do
+    // not depend on the thread count.
     private const int MR = 6, NR = 32, KC = 256;
     [ThreadStatic] private static float[]? _packA;
     [ThreadStatic] private static float[]? _packB;
+    [ThreadStatic] private static float[]? _packAll;
 
     private static unsafe void PackedGemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float* c, int ldc)
     {
-        int nPanels = (n + NR - 1) / NR;
-        int need = KC * NR * nPanels;
+        int nPanels = (n + NR - 1) / NR, kBlocks = (k + KC - 1) / KC;
+        long blockSize = (long)KC * NR * nPanels;
+        long need = blockSize * kBlocks;
         if (_packB is null || _packB.Length < need) _packB = new float[need];
+        bool parallel = (long)m * n * k >= 1_000_000;
         fixed (float* pb = _packB)
         {
-            for (int p0 = 0; p0 < k; p0 += KC)
+            var pack = new PackJob { B = b, Ldb = ldb, TransB = transB, K = k, N = n, Dst = pb, BlockSize = blockSize };
+            if (parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
+            else pack.Run(0, kBlocks);
+            int rowPanels = (m + MR - 1) / MR;
+            var job = new RowJob { A = a, Lda = lda, TransA = transA, Pb = pb, BlockSize = blockSize, C = c, Ldc = ldc, M = m, N = n, K = k, Alpha = alpha };
+            if (kBlocks == 1)
             {
-                int kc = Math.Min(KC, k - p0);
-                PackB(transB, b, ldb, p0, kc, n, pb);
-                var job = new RowJob { A = a, Lda = lda, TransA = transA, Pb = pb, C = c, Ldc = ldc, M = m, N = n, P0 = p0, Kc = kc, Alpha = alpha };
-                int rowPanels = (m + MR - 1) / MR;
-                if ((long)m * n * kc >= 1_000_000) Par.For(rowPanels, 4, ref job);
+                if (parallel) Par.For(rowPanels, 1, ref job);
                 else job.Run(0, rowPanels);
+                return;
+            }
+            // Many k-blocks (weight gradients: k = rows of the batch): pack all of op(A) once, in
+            // parallel, instead of once per row panel and block, which re-read A from memory each time.
+            long aNeed = (long)rowPanels * MR * kBlocks * KC;
+            if (_packAll is null || _packAll.Length < aNeed) _packAll = new float[aNeed];
+            fixed (float* pa = _packAll)
+            {
+                var packA = new PackAJob { A = a, Lda = lda, TransA = transA, M = m, K = k, KBlocks = kBlocks, Dst = pa };
+                if (parallel) Par.For(rowPanels, 1, ref packA);
+                else packA.Run(0, rowPanels);
+                job.PackedA = pa;
+                job.KBlocks = kBlocks;
+                if (parallel) Par.For(rowPanels, 1, ref job);
+                else job.Run(0, rowPanels);
+            }
+        }
+    }
+
+    /// <summary>Packs op(A) for row panel ip and k-block blk at Dst + (ip·KBlocks + blk)·KC·MR, as [kc][MR].</summary>
+    private unsafe struct PackAJob : IRangeKernel
+    {
+        public float* A, Dst;
+        public int Lda, M, K, KBlocks;
+        public bool TransA;
+
+        public void Run(int start, int end)
+        {
+            for (int ip = start; ip < end; ip++)
+                for (int blk = 0; blk < KBlocks; blk++)
+                {
+                    int p0 = blk * KC;
+                    PackA(TransA, A, Lda, ip * MR, Math.Min(MR, M - ip * MR), p0, Math.Min(KC, K - p0), Dst + ((long)ip * KBlocks + blk) * KC * MR);
+                }
+        }
+    }
+
+    private static unsafe void PackA(bool transA, float* a, int lda, int i0, int h, int p0, int kc, float* dst)
+    {
+        for (int p = 0; p < kc; p++, dst += MR)
+        {
+            int col = p0 + p;
+            if (!transA) for (int i = 0; i < h; i++) dst[i] = a[(long)(i0 + i) * lda + col];
+            else { float* src = a + (long)col * lda + i0; for (int i = 0; i < h; i++) dst[i] = src[i]; }
+            for (int i = h; i < MR; i++) dst[i] = 0f;
+        }
+    }
+
+    private unsafe struct PackJob : IRangeKernel
+    {
+        public float* B, Dst;
+        public int Ldb, K, N;
+        public long BlockSize;
+        public bool TransB;
+
+        public void Run(int start, int end)
+        {
+            for (int blk = start; blk < end; blk++)
+            {
+                int p0 = blk * KC;
+                PackB(TransB, B, Ldb, p0, Math.Min(KC, K - p0), N, Dst + blk * BlockSize);
             }
         }
     }
@@ -90,8 +157,9 @@ public static class Gemm
 
     private unsafe struct RowJob : IRangeKernel
     {
-        public float* A, Pb, C;
-        public int Lda, Ldc, M, N, P0, Kc;
+        public float* A, Pb, C, PackedA;
+        public int Lda, Ldc, M, N, K, KBlocks;
+        public long BlockSize;
         public bool TransA;
         public float Alpha;
 
@@ -99,23 +167,24 @@ public static class Gemm
         {
             var pack = _packA ??= new float[KC * MR];
             int nPanels = (N + NR - 1) / NR;
-            fixed (float* pa = pack)
+            fixed (float* own = pack)
             {
-                for (int ip = start; ip < end; ip++)
+                // k-blocks outside: one packed block of B stays in cache across this thread's row panels.
+                for (int p0 = 0, blk = 0; p0 < K; p0 += KC, blk++)
                 {
-                    int i0 = ip * MR, h = Math.Min(MR, M - i0);
-                    for (int p = 0; p < Kc; p++)
+                    int kc = Math.Min(KC, K - p0);
+                    float* pb = Pb + blk * BlockSize;
+                    for (int ip = start; ip < end; ip++)
                     {
-                        float* dst = pa + p * MR;
-                        int col = P0 + p;
-                        if (!TransA) for (int i = 0; i < h; i++) dst[i] = A[(long)(i0 + i) * Lda + col];
-                        else { float* src = A + (long)col * Lda + i0; for (int i = 0; i < h; i++) dst[i] = src[i]; }
-                        for (int i = h; i < MR; i++) dst[i] = 0f;
-                    }
-                    for (int jp = 0; jp < nPanels; jp++)
-                    {
-                        int j0 = jp * NR;
-                        Micro(pa, Pb + (long)jp * KC * NR, Kc, C + (long)i0 * Ldc + j0, Ldc, h, Math.Min(NR, N - j0), Alpha);
+                        int i0 = ip * MR, h = Math.Min(MR, M - i0);
+                        float* pa = own;
+                        if (PackedA != null) pa = PackedA + ((long)ip * KBlocks + blk) * KC * MR;
+                        else PackA(TransA, A, Lda, i0, h, p0, kc, own);
+                        for (int jp = 0; jp < nPanels; jp++)
+                        {
+                            int j0 = jp * NR;
+                            Micro(pa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, Math.Min(NR, N - j0), Alpha);
+                        }
                     }
                 }
             }
