@@ -123,6 +123,17 @@ public sealed class Mlp : Module
         foreach (var l in _layers) x = l.Forward(x, mask);
         return x;
     }
+
+    /// <summary>The first layer's linear map (callers that compute it in a fused way read its weights).</summary>
+    public Linear FirstLinear => _layers[0].Linear;
+
+    /// <summary>Runs the MLP given the first layer's pre-activation z = x·W₀ᵀ + b₀ (computed by the caller).</summary>
+    public Tensor ForwardFromFirstLinear(Tensor z, Mask? mask = null)
+    {
+        var x = _layers[0].ForwardAfterLinear(z, mask);
+        for (int i = 1; i < _layers.Count; i++) x = _layers[i].Forward(x, mask);
+        return x;
+    }
 }
 
 /// <summary>One Linear → (BatchNorm) → activation → (Dropout) layer of an <see cref="Mlp"/>.</summary>
@@ -144,9 +155,13 @@ public sealed class MlpLayer : Module
         if (o.Dropout > 0) _dropout = RegisterModule("dropout", new Dropout(o.Dropout, new Rng(rng.NextUInt())));
     }
 
-    public Tensor Forward(Tensor x, Mask? mask)
+    public Linear Linear => _linear;
+
+    public Tensor Forward(Tensor x, Mask? mask) => ForwardAfterLinear(_linear.Forward(x), mask);
+
+    /// <summary>Batch norm, activation and dropout on the linear map's output.</summary>
+    public Tensor ForwardAfterLinear(Tensor x, Mask? mask)
     {
-        x = _linear.Forward(x);
         if (_bn is not null) x = _bn.Forward(x, mask);
         x = _kind switch
         {
@@ -181,8 +196,9 @@ public sealed class ModuleList : Module
 /// DIN's local activation unit (paper §4.3, Fig. 2): for a query q [B, E] and keys k [B, T, E],
 /// the score of every real position is s = fc(MLP([q, k, q − k, q ⊙ k])) → [B, T]; masked positions
 /// get score 0 (callers mask the weights). Keys <c>mlp.*</c>, <c>fc.*</c>.
-/// Only real positions are computed: they are gathered into [N, 4E] rows first, so padding costs
-/// nothing and the MLP's batch statistics (BatchNorm, Dice) are over real behaviours only.
+/// Only real positions are computed: they are gathered into [N, E] rows first, so padding costs
+/// nothing and the MLP's batch statistics (BatchNorm, Dice) are over real behaviours only. The first
+/// layer is applied in split form (see <see cref="Forward"/>): the same function with half the arithmetic.
 /// </summary>
 public sealed class ActivationUnit : Module
 {
@@ -209,9 +225,18 @@ public sealed class ActivationUnit : Module
         int n = 0;
         for (int i = 0; i < b * t; i++)
             if (m[i]) { _keyRows[n] = i; _queryRows[n] = i / t; n++; }
-        var k = F.GatherRows(keys, _keyRows, n);                       // [N, E]
-        var q = F.GatherRows(query, _queryRows, n);                    // [N, E]
-        var h = Mlp.Forward(F.ConcatLast(q, k, F.Sub(q, k), F.Mul(q, k)));   // [N, H]
+        // W₀·[q, k, q−k, q⊙k] = (W_q + W_d)·q + (W_k − W_d)·k + W_p·(q⊙k): the q part is computed once
+        // per row of the batch, not per behaviour, and the [N, 4E] concatenation is never built.
+        int e = query.Shape[1];
+        var w0 = Mlp.FirstLinear;
+        Tensor wq = F.SliceLast(w0.Weight, 0, e), wk = F.SliceLast(w0.Weight, e, e);
+        Tensor wd = F.SliceLast(w0.Weight, 2 * e, e), wp = F.SliceLast(w0.Weight, 3 * e, e);
+        var k = F.GatherRows(keys, _keyRows, n);                                   // [N, E]
+        var q = F.GatherRows(query, _queryRows, n);                                // [N, E]
+        var perRow = F.GatherRows(F.Linear(query, F.Add(wq, wd), w0.Bias), _queryRows, n);   // [N, H]
+        var perKey = F.Linear(F.ConcatLast(k, F.Mul(q, k)), F.ConcatLast(F.Sub(wk, wd), wp));  // [N, H] from [N, 2E]
+        var z = F.Add(perRow, perKey);                                             // [N, H]
+        var h = Mlp.ForwardFromFirstLinear(z);                                     // [N, H']
         return F.ScatterRows(Fc.Forward(h), _keyRows, new Shape(b, t)); // [B, T]
     }
 }
