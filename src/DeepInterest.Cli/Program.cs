@@ -17,6 +17,7 @@ public static class Program
         root.Options.Add(Verbose);
         var demo = DemoCommand.Create();
         root.Subcommands.Add(demo);
+        root.Subcommands.Add(PrepareCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ScoreCommands.Evaluate());
         root.Subcommands.Add(ScoreCommands.Predict());
@@ -48,6 +49,7 @@ public static class Errors
         return e is ArgumentException or InvalidOperationException or IOException or Config.ConfigException
             or Data.Schema.SchemaException or Engine.IO.SafeTensorsException or Engine.Modules.StateDictException
             or Models.Training.TrainingDivergedException or Data.Readers.DataFormatException or Models.ModelFormatException
+            or Models.Training.CheckpointException
             ? msg : $"{e.GetType().Name}: {msg}";
     }
 }

@@ -36,6 +36,54 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void PrepareThenTrainFromTheCacheInMemoryAndStreamed()
+    {
+        var cfg = Path.Combine(_dir, "syn.yaml");
+        File.WriteAllText(cfg, "data:\n  protocol: synthetic\n  samples: 3000\n  embedding_dim: 8\nmodel:\n  kind: din\n  mlp_hidden: [16]\n  attention_hidden: [8]\ntrain:\n  epochs: 1\n  batch_size: 64\n");
+        var cache = Path.Combine(_dir, "cache");
+        var (code, err) = Run("prepare", "--config", cfg, "--out", cache);
+        Assert.True(code == 0, err);
+        foreach (var f in new[] { "train.safetensors", "valid.safetensors", "test.safetensors", "prepare.json" }) Assert.True(File.Exists(Path.Combine(cache, f)), f);
+        using (var p = JsonDocument.Parse(File.ReadAllText(Path.Combine(cache, "prepare.json"))))
+            Assert.Equal(2400, p.RootElement.GetProperty("train").GetInt32());
+        // The same data from the cache trains to the same metrics as building it.
+        (code, err) = Run("train", "--config", cfg, "--out", Path.Combine(_dir, "built"));
+        Assert.True(code == 0, err);
+        (code, err) = Run("train", "--config", cfg, "--out", Path.Combine(_dir, "cached"), "--set", $"data.cache={cache}");
+        Assert.True(code == 0, err);
+        Assert.Equal(File.ReadAllText(Path.Combine(_dir, "built", "metrics.json")), File.ReadAllText(Path.Combine(_dir, "cached", "metrics.json")));
+        (code, err) = Run("train", "--config", cfg, "--out", Path.Combine(_dir, "streamed"), "--set", $"data.cache={cache}", "--set", "data.stream_chunk_rows=500");
+        Assert.True(code == 0, err);
+        // evaluate reads a prepared split directly.
+        (code, err) = Run("evaluate", "--model", Path.Combine(_dir, "cached", "model"), "--data", Path.Combine(cache, "test.safetensors"));
+        Assert.True(code == 0, err);
+        (code, err) = Run("train", "--config", cfg, "--set", $"data.cache={Path.Combine(_dir, "nope")}");
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: data.cache: ", err.Trim());
+    }
+
+    [Fact]
+    public void ResumeContinuesAnInterruptedRun()
+    {
+        var cfg = Path.Combine(_dir, "syn.yaml");
+        File.WriteAllText(cfg, "data:\n  protocol: synthetic\n  samples: 3000\n  embedding_dim: 8\nmodel:\n  kind: din\n  mlp_hidden: [16]\n  attention_hidden: [8]\ntrain:\n  epochs: 3\n  batch_size: 64\n  patience: 5\n");
+        var (code, err) = Run("train", "--config", cfg, "--out", Path.Combine(_dir, "full"));
+        Assert.True(code == 0, err);
+        var part = Path.Combine(_dir, "part");
+        (code, err) = Run("train", "--config", cfg, "--out", part, "--set", "train.epochs=1");
+        Assert.True(code == 0, err);
+        (code, err) = Run("train", "--config", cfg, "--out", part, "--resume");
+        Assert.True(code == 0, err);
+        Assert.Equal(File.ReadAllText(Path.Combine(_dir, "full", "metrics.json")), File.ReadAllText(Path.Combine(part, "metrics.json")));
+        (code, err) = Run("train", "--config", cfg, "--out", Path.Combine(_dir, "empty"), "--resume");
+        Assert.Equal(1, code);
+        Assert.Contains("holds no checkpoint", err);
+        (code, err) = Run("train", "--config", cfg, "--out", part, "--resume", "--set", "train.learning_rate=0.01");
+        Assert.Equal(1, code);
+        Assert.Contains("other model options", err);
+    }
+
+    [Fact]
     public void BenchPrintsOneJsonObjectPerFigure()
     {
         var outp = new StringWriter();

@@ -18,9 +18,20 @@ public static class ModelData
 {
     public const string EncodersFile = "encoders.json";
 
+    /// <summary>
+    /// The model and the data to score: a prepared split (<c>.safetensors</c> from <c>prepare</c>,
+    /// whose features must be the model's) or raw CSV rows encoded with the model's encoders.
+    /// </summary>
     public static (CtrModel Model, CtrDataset Data) Load(string modelDir, string csv)
     {
         var model = ModelStore.Load(modelDir);
+        if (csv.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
+        {
+            var data = Data.Storage.DatasetCache.Load(csv);
+            if (data.Schema.ToJson() != model.Schema.ToJson())
+                throw new ModelFormatException($"{csv}: its features differ from the model's in {modelDir} (prepare the data with the model's config)");
+            return (model, data);
+        }
         var encPath = Path.Combine(modelDir, EncodersFile);
         if (!File.Exists(encPath))
             throw new ModelFormatException($"{modelDir}: {EncodersFile} is missing; scoring raw rows needs a model trained on CSV data (data.protocol: movielens_seed)");

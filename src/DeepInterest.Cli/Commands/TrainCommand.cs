@@ -4,6 +4,7 @@ using System.Text.Json;
 using DeepInterest.Cli.Config;
 using DeepInterest.Data.Batches;
 using DeepInterest.Data.Protocols;
+using DeepInterest.Data.Storage;
 using DeepInterest.Data.Synthetic;
 using DeepInterest.Engine.IO;
 using DeepInterest.Engine.Kernels;
@@ -27,23 +28,35 @@ public static class TrainCommand
         var config = new Option<string>("--config") { Description = "YAML config file (see configs/)", Required = true };
         var outDir = new Option<string>("--out") { Description = "Output folder", DefaultValueFactory = _ => "runs/latest" };
         var set = new Option<string[]>("--set") { Description = "Override a config key, e.g. --set train.epochs=3", AllowMultipleArgumentsPerToken = true };
-        var cmd = new Command("train", "Train a model from a YAML config") { config, outDir, set };
-        cmd.SetAction(p => Run(p.GetValue(config)!, p.GetValue(outDir)!, p.GetValue(set) ?? []));
+        var resume = new Option<bool>("--resume") { Description = "Continue the interrupted run in --out (from OUT/checkpoint; only train.epochs and train.patience may change)" };
+        var cmd = new Command("train", "Train a model from a YAML config") { config, outDir, set, resume };
+        cmd.SetAction(p => Run(p.GetValue(config)!, p.GetValue(outDir)!, p.GetValue(set) ?? [], p.GetValue(resume)));
         return cmd;
     }
 
-    private static int Run(string configPath, string outDir, string[] overrides)
+    private static int Run(string configPath, string outDir, string[] overrides, bool resume)
     {
         var cfg = ConfigBinder.LoadFile<TrainConfig>(configPath, overrides);
         if (cfg.Train.Threads > 0) Par.Threads = cfg.Train.Threads;
+        var checkpoint = Path.Combine(outDir, "checkpoint");
+        if (resume && !File.Exists(Path.Combine(checkpoint, Checkpoint.StateFile)))
+            throw new ArgumentException($"--resume: {checkpoint} holds no checkpoint (train --out {outDir} writes one after every epoch)");
         var (train, valid, test, encoders) = LoadData(cfg.Data, (ulong)cfg.Train.Seed);
-        AnsiConsole.MarkupLine($"[bold]{cfg.Model.Kind}[/] on {cfg.Data.Protocol}: {train.Count:N0} train, {valid.Count:N0} validation, {test.Count:N0} test rows");
-        var model = CtrModel.Create(train.Schema, cfg.Model.ToOptions((ulong)cfg.Train.Seed));
+        using var stream = cfg.Data.StreamChunkRows > 0 ? Stream(cfg, train) : null;
+        string source = cfg.Data.Cache is null ? cfg.Data.Protocol.ToString() : $"cache {cfg.Data.Cache}" + (stream is null ? "" : $" (streamed in chunks of {cfg.Data.StreamChunkRows:N0} rows)");
+        AnsiConsole.MarkupLine($"[bold]{cfg.Model.Kind}[/] on {Markup.Escape(source)}: {(stream?.Count ?? train!.Count):N0} train, {valid.Count:N0} validation, {test.Count:N0} test rows");
+        var model = CtrModel.Create(valid.Schema, cfg.Model.ToOptions((ulong)cfg.Train.Seed));
         var trainer = new Trainer(cfg.Train.ToOptions());
         Directory.CreateDirectory(outDir);
         TrainResult fit = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
-            .Start(ctx => fit = trainer.Fit(model, train, valid, new SpectreProgress(ctx, cfg.Model.Kind.ToString(), cfg.Train.Epochs)));
+            .Start(ctx =>
+            {
+                var progress = new SpectreProgress(ctx, cfg.Model.Kind.ToString(), cfg.Train.Epochs);
+                fit = stream is not null
+                    ? trainer.Fit(model, stream, valid, progress, checkpoint, resume)
+                    : trainer.Fit(model, train!, valid, progress, checkpoint, resume);
+            });
         var table = new Table().AddColumns("epoch", "train loss", "val AUC", "val GAUC", "val logloss", "samples/s", "");
         foreach (var r in fit.History)
             table.AddRow(r.Epoch.ToString(), $"{r.TrainLoss:F4}", $"{r.Validation.Auc:F4}", Fmt(r.Validation.Gauc), $"{r.Validation.LogLoss:F4}", $"{r.SamplesPerSecond:N0}", r.Best ? "best" : "");
@@ -81,7 +94,28 @@ public static class TrainCommand
         return JsonSerializer.Serialize(root, new JsonSerializerOptions { WriteIndented = true });
     }
 
-    private static (CtrDataset Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders) LoadData(DataConfig d, ulong seed)
+    private static StreamingBatches Stream(TrainConfig cfg, CtrDataset? train)
+    {
+        if (cfg.Data.Cache is null) throw new ArgumentException("data.stream_chunk_rows needs data.cache (a folder written by `prepare`)");
+        if (cfg.Model.Regularization == Regularization.Mba) throw new ArgumentException("model.regularization: mba needs the training set in memory (its row frequencies); drop data.stream_chunk_rows");
+        return new StreamingBatches(Path.Combine(cfg.Data.Cache, PrepareCommand.TrainFile), cfg.Data.StreamChunkRows, cfg.Train.BatchSize, shuffle: true, (ulong)cfg.Train.Seed);
+    }
+
+    /// <summary>The prepared cache when <c>data.cache</c> is set (train stays on disk when streaming), else the protocol's build.</summary>
+    internal static (CtrDataset? Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders) LoadData(DataConfig d, ulong seed)
+    {
+        if (d.Cache is { } dir)
+        {
+            if (!Directory.Exists(dir)) throw new ArgumentException($"data.cache: {dir} does not exist (write it with `deepinterest prepare --config X.yaml --out {dir}`)");
+            var enc = Path.Combine(dir, ModelData.EncodersFile);
+            var encoders = File.Exists(enc) ? MovieLensSeed.Encoders.FromJson(File.ReadAllText(enc), enc) : null;
+            var train = d.StreamChunkRows > 0 ? null : DatasetCache.Load(Path.Combine(dir, PrepareCommand.TrainFile));
+            return (train, DatasetCache.Load(Path.Combine(dir, PrepareCommand.ValidFile)), DatasetCache.Load(Path.Combine(dir, PrepareCommand.TestFile)), encoders);
+        }
+        return Build(d, seed);
+    }
+
+    internal static (CtrDataset Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders) Build(DataConfig d, ulong seed)
     {
         if (d.Protocol == DataProtocol.Synthetic)
         {

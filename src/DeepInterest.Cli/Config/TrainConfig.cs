@@ -10,7 +10,9 @@ public enum DataProtocol { MovielensSeed, Ml1mDin, Synthetic }
 
 public sealed class DataConfig
 {
-    [Key("protocol", "movielens_seed (the tutorial's train.csv/test.csv) or synthetic (planted interests)")] public DataProtocol Protocol { get; init; } = DataProtocol.MovielensSeed;
+    [Key("protocol", "movielens_seed (the tutorial's train.csv/test.csv), ml1m_din (DIN paper protocol on all of ML-1M) or synthetic (planted interests)")] public DataProtocol Protocol { get; init; } = DataProtocol.MovielensSeed;
+    [Key("cache", "a folder written by `prepare`: load its train/valid/test instead of building the protocol")] public string? Cache { get; init; }
+    [Key("stream_chunk_rows", "with cache: stream the training set from disk in chunks of this many rows (0 = load it into memory)")] public int StreamChunkRows { get; init; }
     [Key("train", "training CSV")] public string Train { get; init; } = "../shared/data/movielens-1m-prediction-flow/train.csv";
     [Key("test", "test CSV")] public string Test { get; init; } = "../shared/data/movielens-1m-prediction-flow/test.csv";
     [Key("valid_fraction", "share of the training rows held out for validation")] public double ValidFraction { get; init; } = 0.1;

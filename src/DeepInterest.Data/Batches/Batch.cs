@@ -123,14 +123,29 @@ public sealed class SessionBatch
     }
 }
 
+/// <summary>Where training batches come from: an in-memory dataset or a stream of chunks from a cache file.</summary>
+public interface IBatchSource
+{
+    FeatureSchema Schema { get; }
+    /// <summary>Rows per epoch.</summary>
+    int Count { get; }
+    int BatchesPerEpoch { get; }
+    /// <summary>One pass; the yielded batch object is reused, so consume it before moving on.</summary>
+    IEnumerable<Batch> Epoch();
+    /// <summary>Epochs started so far (the shuffling state a resumed run restores).</summary>
+    ulong EpochCounter { get; set; }
+}
+
 /// <summary>Yields a dataset as batches, shuffled with a seed (or in order), reusing one <see cref="Batch"/>.</summary>
-public sealed class BatchIterator(CtrDataset data, int batchSize, bool shuffle, ulong seed)
+public sealed class BatchIterator(CtrDataset data, int batchSize, bool shuffle, ulong seed) : IBatchSource
 {
     private readonly int[] _order = Enumerable.Range(0, data.Count).ToArray();
     private readonly Batch _batch = new();
     private ulong _epoch;
 
     public CtrDataset Data => data;
+    public FeatureSchema Schema => data.Schema;
+    public int Count => data.Count;
     public int BatchSize => batchSize > 0 ? batchSize : throw new ArgumentException($"Batch size must be positive, got {batchSize}.");
     public int BatchesPerEpoch => (data.Count + BatchSize - 1) / BatchSize;
 
@@ -147,13 +162,28 @@ public sealed class BatchIterator(CtrDataset data, int batchSize, bool shuffle, 
         }
     }
 
-    /// <summary>Epochs completed (part of the resumable training state).</summary>
-    public ulong EpochCounter { get => _epoch; set => _epoch = value; }
+    /// <summary>
+    /// Epochs started (the resumable shuffling state). Each epoch shuffles the previous epoch's
+    /// order, so setting the counter replays those shuffles from the initial order.
+    /// </summary>
+    public ulong EpochCounter
+    {
+        get => _epoch;
+        set
+        {
+            for (int i = 0; i < _order.Length; i++) _order[i] = i;
+            if (shuffle) for (ulong e = 0; e < value; e++) Shuffle(_order, seed * 1_000_003UL + e);
+            _epoch = value;
+        }
+    }
 
-    private static void Shuffle(int[] a, ulong s)
+    internal static void Shuffle(int[] a, ulong s) => Shuffle(a, a.Length, s);
+
+    /// <summary>Fisher–Yates over the first <paramref name="n"/> entries.</summary>
+    internal static void Shuffle(int[] a, int n, ulong s)
     {
         // SplitMix64 stream: reproducible across platforms, independent of System.Random's algorithm.
-        for (int i = a.Length - 1; i > 0; i--)
+        for (int i = n - 1; i > 0; i--)
         {
             s += 0x9E3779B97F4A7C15UL;
             ulong z = s; z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL; z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL; z ^= z >> 31;

@@ -58,23 +58,44 @@ public sealed record TrainResult(IReadOnlyList<EpochResult> History, int BestEpo
 /// Fits a <see cref="CtrModel"/> with Adam on a training set, evaluates on a validation set every
 /// epoch, keeps the best epoch's weights (by the chosen metric, with patience and min-delta) and
 /// restores them at the end. The optimizer belongs to the trainer, not the model.
+/// With a checkpoint folder, every epoch ends by writing (each file atomically, <c>trainer.json</c>
+/// last, so a crash leaves the previous complete checkpoint): <c>last.safetensors</c> (weights),
+/// <c>best.safetensors</c> (the best epoch's weights), <c>optimizer.safetensors</c> (Adam's moments
+/// and step) and <c>trainer.json</c> (epoch, early-stopping state, history, shuffling and dropout
+/// random state). <see cref="Fit(CtrModel, IBatchSource, CtrDataset, ITrainingProgress?, string?, bool)"/>
+/// with <c>resume</c> continues such a run so that 2 + 2 epochs equal 4 uninterrupted ones bit for bit.
 /// </summary>
 public sealed class Trainer(TrainOptions options)
 {
     public TrainOptions Options { get; } = options.Validate();
 
-    public TrainResult Fit(CtrModel model, CtrDataset train, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null)
+    public TrainResult Fit(CtrModel model, CtrDataset train, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false)
+    {
+        if (model.Options.Regularization == Regularization.Mba) model.Embeddings.FitFrequencies(train);
+        return Fit(model, new BatchIterator(train, Options.BatchSize, shuffle: true, Options.Seed), valid, progress, checkpointDir, resume);
+    }
+
+    public TrainResult Fit(CtrModel model, IBatchSource batches, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false)
     {
         var o = Options;
-        if (model.Options.Regularization == Regularization.Mba) model.Embeddings.FitFrequencies(train);
+        if (resume && checkpointDir is null) throw new ArgumentException("resuming needs the checkpoint folder of the interrupted run");
         var optimizer = new Adam(model.NamedParameters(), new AdamOptions(o.LearningRate, WeightDecay: o.WeightDecay, Sparse: o.EmbeddingUpdates));
-        var batches = new BatchIterator(train, o.BatchSize, shuffle: true, o.Seed);
         var input = new ModelInput();
-        var history = new List<EpochResult>();
+        var state = new CheckpointState { Fingerprint = Fingerprint(model) };
         var best = Snapshot(model);
         EvalMetrics? bestMetrics = null;
-        int bestEpoch = 0, sinceBest = 0;
-        for (int epoch = 1; epoch <= o.Epochs; epoch++)
+        if (resume)
+        {
+            state = Checkpoint.Load(checkpointDir!, model, optimizer, state.Fingerprint);
+            best = Checkpoint.LoadBest(checkpointDir!, model);
+            bestMetrics = state.BestMetrics;
+            batches.EpochCounter = state.EpochCounter;
+            Checkpoint.SetRngStates(model, state.RngStates);
+        }
+        var history = state.History;
+        int bestEpoch = state.BestEpoch, sinceBest = state.SinceBest;
+        bool stopped = resume && (state.Stopped || state.Epoch >= o.Epochs);
+        for (int epoch = state.Epoch + 1; !stopped && epoch <= o.Epochs; epoch++)
         {
             model.Train();
             var sw = Stopwatch.StartNew();
@@ -85,15 +106,15 @@ public sealed class Trainer(TrainOptions options)
                 float loss;
                 using (Arena.Begin())
                 {
-                    input.Load(train.Schema, batch);
+                    input.Load(model.Schema, batch);
                     optimizer.ZeroGrad();
                     var l = model.Loss(input);
                     loss = l.Item();
                     if (!float.IsFinite(loss))
                     {
                         Restore(model, best);
-                        if (checkpointDir is not null) SaveWeights(model, checkpointDir);
-                        throw new TrainingDivergedException($"training diverged: loss is {loss} at epoch {epoch}, step {step + 1}; the last good weights (epoch {bestEpoch}) were kept");
+                        throw new TrainingDivergedException($"training diverged: loss is {loss} at epoch {epoch}, step {step + 1}; the model holds the best weights so far (epoch {bestEpoch})"
+                            + (checkpointDir is null ? "" : $" and the checkpoint in {checkpointDir} is the end of epoch {epoch - 1}, untouched"));
                     }
                     l.Backward();
                     optimizer.Step();
@@ -114,17 +135,26 @@ public sealed class Trainer(TrainOptions options)
                 bestMetrics = metrics;
                 bestEpoch = epoch;
                 sinceBest = 0;
-                if (checkpointDir is not null) SaveWeights(model, checkpointDir);
             }
             else sinceBest++;
             var r = new EpochResult(epoch, lossSum / Math.Max(1, step), metrics, optimizer.LearningRate, sw.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), improved);
             history.Add(r);
+            stopped = sinceBest > o.Patience;
+            if (checkpointDir is not null)
+                Checkpoint.Save(checkpointDir, model, optimizer, improved ? best : null, new CheckpointState
+                {
+                    Fingerprint = state.Fingerprint, Epoch = epoch, BestEpoch = bestEpoch, SinceBest = sinceBest, BestMetrics = bestMetrics,
+                    History = history, EpochCounter = batches.EpochCounter, RngStates = Checkpoint.RngStates(model), Stopped = stopped,
+                });
             progress?.OnEpoch(r);
-            if (sinceBest > o.Patience) break;
         }
         Restore(model, best);
-        return new TrainResult(history, bestEpoch, bestMetrics!);
+        return new TrainResult(history, bestEpoch, bestMetrics ?? throw new InvalidOperationException("no epoch was trained"));
     }
+
+    /// <summary>What must match for a checkpoint to be resumed: model kind/options, schema and training options.</summary>
+    private string Fingerprint(CtrModel model) =>
+        System.Text.Json.JsonSerializer.Serialize(new { model = model.Options, schema = model.Schema.ToJson(), train = Options with { Epochs = 0, Patience = 0 } }, Checkpoint.Json);
 
     /// <summary>Higher is better for every metric (logloss is negated).</summary>
     private double Score(EvalMetrics m) => Options.Metric switch
@@ -134,16 +164,13 @@ public sealed class Trainer(TrainOptions options)
         _ => -m.LogLoss,
     };
 
-    private static Dictionary<string, float[]> Snapshot(CtrModel model) =>
+    internal static Dictionary<string, float[]> Snapshot(CtrModel model) =>
         model.StateDict().ToDictionary(kv => kv.Key, kv => kv.Value.ToArray());
 
-    private static void Restore(CtrModel model, Dictionary<string, float[]> snap)
+    internal static void Restore(CtrModel model, Dictionary<string, float[]> snap)
     {
         foreach (var (k, t) in model.StateDict()) snap[k].CopyTo(t.Span);
     }
-
-    private static void SaveWeights(CtrModel model, string dir) =>
-        SafeTensors.Save(Path.Combine(dir, "weights.safetensors"), model.StateDict());
 }
 
 /// <summary>Scores datasets in evaluation mode without recording gradients.</summary>
