@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using DeepInterest.Data.Schema;
 
 namespace DeepInterest.Data.Batches;
@@ -84,6 +85,23 @@ public sealed class CtrDataset
 
     /// <summary>Checks every id against its table's vocabulary; throws naming feature and row.</summary>
     public void CheckIds()
+    {
+        if (QuickCheck()) return;
+        DetailedCheck();
+    }
+
+    /// <summary>Vectorized range check of whole columns (padding included); false sends the caller to the row-by-row check for its message.</summary>
+    private bool QuickCheck()
+    {
+        static bool In(int[] a, int lo, int hiExclusive) => a.Length == 0 || (TensorPrimitives.Min<int>(a) >= lo && TensorPrimitives.Max<int>(a) < hiExclusive);
+        foreach (var s in Schema.Sparse) if (!In(Sparse[s.Name], 0, Schema.Table(s.Table).Vocab)) return false;
+        foreach (var q in Schema.Sequences)
+            if (!In(Sequences[q.Name].Ids, 0, Schema.Table(q.Table).Vocab) || !In(Sequences[q.Name].Lengths, 0, q.MaxLength + 1)) return false;
+        // Sessions carry a structural rule (real sessions first) that the detailed check enforces.
+        return Schema.Sessions.Count == 0;
+    }
+
+    private void DetailedCheck()
     {
         foreach (var s in Schema.Sparse)
         {
