@@ -131,6 +131,26 @@ public static class TrainCommand
                 d.MaxSessions, d.SessionLength, d.SessionGapSeconds), times);
             return (r.Train, r.Valid, r.Test, null);
         }
+        var options = new DinProtocolOptions(d.MaxHistory, d.ValidFraction, d.EmbeddingDim, seed, d.NegativeHistory, d.MaxSessions, d.SessionLength, d.SessionGapSeconds);
+        if (d.Protocol == DataProtocol.AmazonDin)
+        {
+            var log = AmazonMcAuley.Read(d.Reviews, d.Meta.Length == 0 ? null : d.Meta);
+            var r = DinProtocol.Build(log.Sequences, log.CategoryOf, options, log.Times);
+            return (r.Train, r.Valid, r.Test, null);
+        }
+        if (d.Protocol == DataProtocol.BehaviourLog)
+        {
+            if (d.Log.Length == 0) throw new ArgumentException("data.log: the behaviour log CSV is required with protocol behaviour_log");
+            var cols = new BehaviourLogColumns(d.UserColumn, d.ItemColumn, d.TimeColumn, d.CategoryColumn.Length == 0 ? null : d.CategoryColumn, d.LabelColumn.Length == 0 ? null : d.LabelColumn);
+            if (cols.Label is not null)
+            {
+                var lr = BehaviourLog.BuildLabeled(d.Log, cols, options);
+                return (lr.Train, lr.Valid, lr.Test, null);
+            }
+            var log = BehaviourLog.Read(d.Log, cols);
+            var r = DinProtocol.Build(log.Sequences, log.CategoryOf, options, log.Times);
+            return (r.Train, r.Valid, r.Test, null);
+        }
         var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed);
         return (s.Train, s.Valid, s.Test, s.Fitted);
     }

@@ -6,7 +6,7 @@ using DeepInterest.Models.Training;
 namespace DeepInterest.Cli.Config;
 
 /// <summary>Datasets the <c>train</c> command can build.</summary>
-public enum DataProtocol { MovielensSeed, Ml1mDin, Synthetic }
+public enum DataProtocol { MovielensSeed, Ml1mDin, AmazonDin, BehaviourLog, Synthetic }
 
 public sealed class DataConfig
 {
@@ -20,8 +20,16 @@ public sealed class DataConfig
     [Key("samples", "synthetic: number of impressions")] public int Samples { get; init; } = 60_000;
     [Key("ordered", "ml1m_din: the per-user ordered interactions (csv.gz)")] public string Ordered { get; init; } = "../shared/data/movielens-1m-ordered/ml1m_ordered_interactions.csv.gz";
     [Key("movies", "ml1m_din: movies.dat (category = first genre)")] public string Movies { get; init; } = "../shared/data/movielens-1m/movies.dat";
-    [Key("max_history", "ml1m_din: most recent behaviours kept per sample")] public int MaxHistory { get; init; } = 20;
+    [Key("max_history", "ml1m_din, amazon_din, behaviour_log: most recent behaviours kept per sample")] public int MaxHistory { get; init; } = 20;
     [Key("negative_history", "ml1m_din: add DIEN negative histories")] public bool NegativeHistory { get; init; }
+    [Key("reviews", "amazon_din: McAuley reviews_<Category>_5.json(.gz)")] public string Reviews { get; init; } = "../shared/data/amazon-electronics/reviews_Electronics_5.json.gz";
+    [Key("meta", "amazon_din: McAuley meta_<Category>.json(.gz) (empty: no categories)")] public string Meta { get; init; } = "";
+    [Key("log", "behaviour_log: CSV with a header, one row per behaviour")] public string Log { get; init; } = "";
+    [Key("user_column", "behaviour_log: user column")] public string UserColumn { get; init; } = "user";
+    [Key("item_column", "behaviour_log: item column")] public string ItemColumn { get; init; } = "item";
+    [Key("time_column", "behaviour_log: integer time column")] public string TimeColumn { get; init; } = "time";
+    [Key("category_column", "behaviour_log: optional category column")] public string CategoryColumn { get; init; } = "";
+    [Key("label_column", "behaviour_log: optional 0/1 label column (rows are then impressions, split by time)")] public string LabelColumn { get; init; } = "";
     [Key("max_sessions", "ml1m_din: DSIN sessions per sample (0 = none)")] public int MaxSessions { get; init; }
     [Key("session_length", "ml1m_din: behaviours kept per session (the most recent)")] public int SessionLength { get; init; } = 10;
     [Key("session_gap_seconds", "ml1m_din: a longer gap starts a new session")] public long SessionGapSeconds { get; init; } = 1800;

@@ -64,6 +64,7 @@ public static class DinProtocol
         for (int u = 1; u <= users; u++) validUsers[u] = rng.NextDouble() < o.ValidUserFraction;
         // Item frequencies for DIEN's negative histories (sampled by index into the flat list of behaviours).
         var allItems = sequences.Where(s => s is not null).SelectMany(s => s!).ToArray();
+        int itemCount = Enumerable.Range(1, maxItem).Count(i => categoryOf[i] != 0);
 
         // With sessions, users whose behaviours lack timestamps are left out (for every model, so the samples stay the same).
         bool Timed(int u) => o.MaxSessions == 0 || (u < times!.Count && times[u] is not null);
@@ -86,6 +87,8 @@ public static class DinProtocol
             if (s is null || s.Length < 3 || !Timed(u)) continue;
             seen.Clear();
             foreach (var x in s) seen.Add(x);
+            if (seen.Count >= itemCount)
+                throw new ArgumentException($"user {u} has interacted with every one of the {itemCount} items, so no unseen negative can be drawn");
             if (o.MaxSessions > 0) sessionStart = SessionStarts(times![u]!, s.Length, o.SessionGapSeconds, u);
             int lastTrain = validUsers[u] ? s.Length - 3 : s.Length - 2;
             for (int k = 1; k <= lastTrain; k++) { Add(train, it, u, s, k, seen, categoryOf, rng, negRng, allItems, o, sessionStart); it += 2; }
