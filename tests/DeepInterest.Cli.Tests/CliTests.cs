@@ -84,6 +84,42 @@ public class CliTests : IDisposable
     }
 
     [Fact]
+    public void DsinFromABehaviourLogTrainsAndExplainsSessions()
+    {
+        // 60 users browsing 80 items in bursts (gaps over 30 minutes between bursts).
+        var rng = new Random(4);
+        var lines = new List<string> { "user,item,time,category" };
+        for (int u = 0; u < 60; u++)
+        {
+            long t = 1_000_000 + rng.Next(100_000);
+            for (int k = 0; k < 12; k++)
+            {
+                t += k % 4 == 3 ? 3_600 + rng.Next(10_000) : 60 + rng.Next(600);
+                int item = rng.Next(80);
+                lines.Add($"u{u},m{item},{t},g{item % 7}");
+            }
+        }
+        var log = Path.Combine(_dir, "log.csv");
+        File.WriteAllLines(log, lines);
+        var cfg = Path.Combine(_dir, "dsin.yaml");
+        File.WriteAllText(cfg, $"data:\n  protocol: behaviour_log\n  log: {log}\n  category_column: category\n  embedding_dim: 4\n  max_history: 10\n  max_sessions: 3\n  session_length: 4\n  valid_fraction: 0.2\n"
+            + "model:\n  kind: dsin\n  mlp_hidden: [8]\n  session_heads: 2\ntrain:\n  epochs: 1\n  batch_size: 32\n");
+        var cache = Path.Combine(_dir, "cache");
+        var (code, err) = Run("prepare", "--config", cfg, "--out", cache);
+        Assert.True(code == 0, err);
+        var run = Path.Combine(_dir, "dsin");
+        (code, err) = Run("train", "--config", cfg, "--out", run, "--set", $"data.cache={cache}");
+        Assert.True(code == 0, err);
+        var svg = Path.Combine(_dir, "why.svg");
+        (code, err) = Run("explain", "--model", Path.Combine(run, "model"), "--data", Path.Combine(cache, "test.safetensors"), "--row", "0", "--out", svg);
+        Assert.True(code == 0, err);
+        var text = File.ReadAllText(svg);
+        Assert.Contains("activation over sessions from the extractor", text);
+        Assert.Contains("share of the session interest", text);
+        Assert.Contains("<rect", text);
+    }
+
+    [Fact]
     public void BenchPrintsOneJsonObjectPerFigure()
     {
         var outp = new StringWriter();
