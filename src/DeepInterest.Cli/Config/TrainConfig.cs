@@ -83,12 +83,13 @@ public sealed class TrainingConfig
     [Key("patience")] public int Patience { get; init; } = 2;
     [Key("min_delta")] public double MinDelta { get; init; } = 1e-4;
     [Key("seed")] public int Seed { get; init; } = 1;
+    [Key("bucket_window", "sort rows by length within windows of this many batches, then shuffle the batches (0 = off)")] public int BucketWindow { get; init; }
     [Key("threads", "worker threads (0 = all cores)")] public int Threads { get; init; }
 
     public TrainOptions ToOptions() => new()
     {
         Epochs = Epochs, BatchSize = BatchSize, LearningRate = LearningRate, WeightDecay = WeightDecay, EmbeddingUpdates = EmbeddingUpdates,
-        Metric = Metric, Patience = Patience, MinDelta = MinDelta, Seed = (ulong)Seed,
+        Metric = Metric, Patience = Patience, MinDelta = MinDelta, Seed = (ulong)Seed, BucketWindow = BucketWindow,
     };
 }
 

@@ -136,12 +136,19 @@ public interface IBatchSource
     ulong EpochCounter { get; set; }
 }
 
-/// <summary>Yields a dataset as batches, shuffled with a seed (or in order), reusing one <see cref="Batch"/>.</summary>
-public sealed class BatchIterator(CtrDataset data, int batchSize, bool shuffle, ulong seed) : IBatchSource
+/// <summary>
+/// Yields a dataset as batches, shuffled with a seed (or in order), reusing one <see cref="Batch"/>.
+/// With <paramref name="bucketWindow"/> = k &gt; 0, every window of k batches' worth of shuffled rows is
+/// sorted by sequence length before it is cut into batches, and the batches are then visited in a
+/// seeded random order: batches hold rows of similar length, so padding to the batch's longest row
+/// wastes little, while the epoch stays shuffled at the window level.
+/// </summary>
+public sealed class BatchIterator(CtrDataset data, int batchSize, bool shuffle, ulong seed, int bucketWindow = 0) : IBatchSource
 {
     private readonly int[] _order = Enumerable.Range(0, data.Count).ToArray();
     private readonly Batch _batch = new();
     private ulong _epoch;
+    private int[]? _lengths, _bucketed, _starts;
 
     public CtrDataset Data => data;
     public FeatureSchema Schema => data.Schema;
@@ -152,14 +159,48 @@ public sealed class BatchIterator(CtrDataset data, int batchSize, bool shuffle, 
     /// <summary>One pass over the data; the yielded batch object is reused, so consume it before moving on.</summary>
     public IEnumerable<Batch> Epoch()
     {
-        if (shuffle) Shuffle(_order, seed * 1_000_003UL + _epoch);
+        if (bucketWindow < 0) throw new ArgumentException($"bucket window must be ≥ 0 batches, got {bucketWindow}.");
+        ulong epochSeed = seed * 1_000_003UL + _epoch;
+        if (shuffle) Shuffle(_order, epochSeed);
         _epoch++;
-        for (int start = 0; start < _order.Length; start += BatchSize)
+        var order = bucketWindow > 0 ? Bucket(epochSeed) : _order;
+        int batches = BatchesPerEpoch;
+        for (int b = 0; b < batches; b++)
         {
-            int n = Math.Min(BatchSize, _order.Length - start);
-            _batch.Fill(data, _order.AsSpan(start, n));
+            int start = (bucketWindow > 0 ? _starts![b] : b) * BatchSize;
+            int n = Math.Min(BatchSize, order.Length - start);
+            _batch.Fill(data, order.AsSpan(start, n));
             yield return _batch;
         }
+    }
+
+    /// <summary>The epoch's order with each window sorted by length, and a shuffled list of batch indices.</summary>
+    private int[] Bucket(ulong epochSeed)
+    {
+        if (_lengths is null)
+        {
+            _lengths = new int[data.Count];
+            foreach (var col in data.Sequences.Values)
+                for (int r = 0; r < data.Count; r++) _lengths[r] = Math.Max(_lengths[r], col.Lengths[r]);
+            foreach (var col in data.Sessions.Values)
+                for (int r = 0; r < data.Count; r++)
+                    for (int k = 0; k < col.Counts[r]; k++) _lengths[r] = Math.Max(_lengths[r], col.Lengths[r * col.MaxSessions + k]);
+            _bucketed = new int[data.Count];
+            _starts = new int[BatchesPerEpoch];
+        }
+        _order.CopyTo(_bucketed!, 0);
+        int window = bucketWindow * BatchSize;
+        var keys = new int[Math.Min(window, data.Count)];
+        for (int w = 0; w < data.Count; w += window)
+        {
+            int n = Math.Min(window, data.Count - w);
+            var rows = _bucketed.AsSpan(w, n);
+            for (int i = 0; i < n; i++) keys[i] = _lengths[rows[i]];
+            keys.AsSpan(0, n).Sort(rows);          // Sort is unstable; ties stay in shuffled order either way
+        }
+        for (int b = 0; b < _starts!.Length; b++) _starts[b] = b;
+        if (shuffle) Shuffle(_starts, epochSeed ^ 0xD1B54A32D192ED03UL);
+        return _bucketed!;
     }
 
     /// <summary>

@@ -25,6 +25,8 @@ public sealed record TrainOptions
     public double MinDelta { get; init; } = 1e-4;
     public ulong Seed { get; init; } = 1;
     public int EvalBatchSize { get; init; } = 2048;
+    /// <summary>Length bucketing: rows are sorted by length within windows of this many batches (0 = off).</summary>
+    public int BucketWindow { get; init; }
 
     public TrainOptions Validate()
     {
@@ -33,6 +35,7 @@ public sealed record TrainOptions
         if (!(LearningRate > 0)) throw new ArgumentException($"train.learning_rate must be positive, got {LearningRate}.");
         if (!(WeightDecay >= 0)) throw new ArgumentException($"train.weight_decay must be ≥ 0, got {WeightDecay}.");
         if (Patience < 0) throw new ArgumentException($"train.patience must be ≥ 0, got {Patience}.");
+        if (BucketWindow < 0) throw new ArgumentException($"train.bucket_window must be ≥ 0, got {BucketWindow}.");
         if (!(MinDelta >= 0)) throw new ArgumentException($"train.min_delta must be ≥ 0, got {MinDelta}.");
         return this;
     }
@@ -72,7 +75,7 @@ public sealed class Trainer(TrainOptions options)
     public TrainResult Fit(CtrModel model, CtrDataset train, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false)
     {
         if (model.Options.Regularization == Regularization.Mba) model.Embeddings.FitFrequencies(train);
-        return Fit(model, new BatchIterator(train, Options.BatchSize, shuffle: true, Options.Seed), valid, progress, checkpointDir, resume);
+        return Fit(model, new BatchIterator(train, Options.BatchSize, shuffle: true, Options.Seed, Options.BucketWindow), valid, progress, checkpointDir, resume);
     }
 
     public TrainResult Fit(CtrModel model, IBatchSource batches, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false)
