@@ -29,6 +29,45 @@ public class RecurrentTests
             [x, wih, whh, bih, bhh, h0, a], what: kind.ToString());
     }
 
+    [Theory]
+    [InlineData(GruKind.Gru)]
+    [InlineData(GruKind.Augru)]
+    public void RowParallelStepsAreBitIdenticalForOneAndTwoThreads(GruKind kind)
+    {
+        // With the threshold lowered, B·H = 6,400 takes the row-parallel path in forward and backward.
+        int b = 160, t = 7, i = 12, h = 40;
+        long oldThreshold = F.RowParallelThreshold;
+        F.RowParallelThreshold = 4096;
+        var r = new Rng(8);
+        var lengths = new IntTensor(Enumerable.Range(0, b).Select(k => k % (t + 1)).ToArray());
+        float[] x = GradCheck.Rand(r, new Shape(b, t, i)).ToArray(), wih = GradCheck.Rand(r, new Shape(3 * h, i)).ToArray();
+        float[] whh = GradCheck.Rand(r, new Shape(3 * h, h)).ToArray(), bhh = GradCheck.Rand(r, new Shape(3 * h)).ToArray();
+        float[] a = GradCheck.Rand(r, new Shape(b, t), 0.05f, 0.95f).ToArray(), w = GradCheck.Rand(r, new Shape(b, t, h)).ToArray();
+        float[][] Run(int threads)
+        {
+            int old = Kernels.Par.Threads;
+            Kernels.Par.Threads = threads;
+            try
+            {
+                var px = Tensor.FromArray(x, new Shape(b, t, i), requiresGrad: true);
+                var pwih = Tensor.FromArray(wih, new Shape(3 * h, i), requiresGrad: true);
+                var pwhh = Tensor.FromArray(whh, new Shape(3 * h, h), requiresGrad: true);
+                var pbhh = Tensor.FromArray(bhh, new Shape(3 * h), requiresGrad: true);
+                var pa = Tensor.FromArray(a, new Shape(b, t), requiresGrad: true);
+                var res = F.Gru(px, lengths, pwih, pwhh, null, pbhh, null, kind, kind == GruKind.Gru ? null : pa);
+                F.Add(F.Sum(F.Mul(res.Outputs, Tensor.FromArray(w, new Shape(b, t, h)))), F.Sum(res.Last)).Backward();
+                return [res.Outputs.ToArray(), px.Grad!.ToArray(), pwih.Grad!.ToArray(), pwhh.Grad!.ToArray(), pbhh.Grad!.ToArray(), kind == GruKind.Gru ? [] : pa.Grad!.ToArray()];
+            }
+            finally { Kernels.Par.Threads = old; }
+        }
+        try
+        {
+            var one = Run(1); var two = Run(2);
+            for (int k = 0; k < one.Length; k++) Assert.Equal(one[k], two[k]);
+        }
+        finally { F.RowParallelThreshold = oldThreshold; }
+    }
+
     [Fact]
     public void StateStopsAfterLengthAndPaddingIsIgnored()
     {

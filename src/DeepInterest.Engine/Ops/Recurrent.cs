@@ -61,9 +61,8 @@ public static partial class F
         var gh = Tensor.Empty(new Shape(b, g3));
         var outputs = Tensor.ZerosTemp(new Shape(b, t, h));
         var last = Tensor.Empty(new Shape(b, h));
-        var hss = hs.Span; var gts = gates.Span; var ghs = gh.Span; var outs = outputs.Span;
+        var hss = hs.Span; var ghs = gh.Span;
         if (h0 is null) hss[..(b * h)].Clear(); else h0.Span.CopyTo(hss);
-        var a = scores is null ? default : scores.Span;
         int maxLen = 0;
         foreach (var l in lens) maxLen = Math.Max(maxLen, l);
         for (int s = 0; s < t; s++)
@@ -73,39 +72,9 @@ public static partial class F
             if (s >= maxLen) { hPrev.CopyTo(hNext); continue; }
             if (bHh is not null) for (int r = 0; r < b; r++) bHh.Span.CopyTo(ghs.Slice(r * g3, g3));
             Gemm.Sgemm(false, true, b, g3, h, 1f, hPrev, h, wHh.Span, h, bHh is null ? 0f : 1f, ghs, g3);
-            for (int r = 0; r < b; r++)
-            {
-                var hp = hPrev.Slice(r * h, h); var hn = hNext.Slice(r * h, h);
-                if (s >= lens[r]) { hp.CopyTo(hn); continue; }
-                var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(r * g3, g3);
-                var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
-                float ar = scores is null ? 0f : a[r * t + s];
-                // Vectorized per row: [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h).
-                var ru = gt[..(2 * h)]; var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
-                TensorPrimitives.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
-                TensorPrimitives.Sigmoid(ru, ru);
-                ghr.Slice(2 * h, h).CopyTo(hW);
-                TensorPrimitives.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
-                TensorPrimitives.Tanh(n, n);
-                var zg = ru.Slice(h, h);
-                var outRow = outs.Slice((r * t + s) * h, h);
-                TensorPrimitives.Subtract(n, hp, outRow);                      // n − h
-                switch (kind)
-                {
-                    case GruKind.Gru:                                          // g = 1 − z: h' = n + z ⊙ (h − n)
-                        TensorPrimitives.Multiply(outRow, zg, outRow);
-                        TensorPrimitives.Subtract(n, outRow, outRow);
-                        break;
-                    case GruKind.Agru:
-                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
-                        break;
-                    default:
-                        TensorPrimitives.Multiply(outRow, zg, outRow);
-                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
-                        break;
-                }
-                outRow.CopyTo(hn);
-            }
+            var step = new GruForwardRows { Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Scores = scores, Lengths = lengths, S = s, T = t, B = b, H = h, Kind = kind };
+            if ((long)b * h >= RowParallelThreshold) Par.For(b, 16, ref step);
+            else step.Run(0, b);
         }
         hss.Slice(t * b * h, b * h).CopyTo(last.Span);      // a state stops changing after its length
         if (Tape.ShouldRecord(x, wIh, wHh) || (bIh?.RequiresGrad ?? false) || (bHh?.RequiresGrad ?? false)
@@ -123,6 +92,63 @@ public static partial class F
     }
 
     private static float Sigmoid1(float v) => 1f / (1f + MathF.Exp(-v));
+
+    // Splitting a step's rows over threads measured slower than one thread at B·H = 9,216 (W2 DIEN):
+    // a step's element-wise work (~0.1 ms) is too small for a fork-join per step. Kept for wide layers.
+    internal static long RowParallelThreshold = 1 << 20;
+
+    /// <summary>One GRU step for rows [start, end): gates from the input and hidden projections, then h'.</summary>
+    private struct GruForwardRows : IRangeKernel
+    {
+        public Tensor Gi, Gh, Hs, Gates, Out;
+        public Tensor? Scores;
+        public IntTensor Lengths;
+        public int S, T, B, H;
+        public GruKind Kind;
+
+        public void Run(int start, int end)
+        {
+            int h = H, g3 = 3 * h, t = T, b = B, s = S;
+            var gis = Gi.Span; var ghs = Gh.Span; var hss = Hs.Span; var gts = Gates.Span; var outs = Out.Span;
+            var a = Scores is null ? default : Scores.Span;
+            var lens = Lengths.Span;
+            var hPrev = hss.Slice(s * b * h, b * h);
+            var hNext = hss.Slice((s + 1) * b * h, b * h);
+            for (int r = start; r < end; r++)
+            {
+                var hp = hPrev.Slice(r * h, h); var hn = hNext.Slice(r * h, h);
+                if (s >= lens[r]) { hp.CopyTo(hn); continue; }
+                var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(r * g3, g3);
+                var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
+                float ar = Scores is null ? 0f : a[r * t + s];
+                // Vectorized per row: [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h).
+                var ru = gt[..(2 * h)]; var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
+                TensorPrimitives.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
+                TensorPrimitives.Sigmoid(ru, ru);
+                ghr.Slice(2 * h, h).CopyTo(hW);
+                TensorPrimitives.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
+                TensorPrimitives.Tanh(n, n);
+                var zg = ru.Slice(h, h);
+                var outRow = outs.Slice((r * t + s) * h, h);
+                TensorPrimitives.Subtract(n, hp, outRow);                      // n − h
+                switch (Kind)
+                {
+                    case GruKind.Gru:                                          // g = 1 − z: h' = n + z ⊙ (h − n)
+                        TensorPrimitives.Multiply(outRow, zg, outRow);
+                        TensorPrimitives.Subtract(n, outRow, outRow);
+                        break;
+                    case GruKind.Agru:
+                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
+                        break;
+                    default:
+                        TensorPrimitives.Multiply(outRow, zg, outRow);
+                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
+                        break;
+                }
+                outRow.CopyTo(hn);
+            }
+        }
+    }
 
     /// <summary>
     /// Routes the gradient of an RNN's last states into the buffer of the main recurrent node, which
@@ -148,6 +174,74 @@ public static partial class F
         }
     }
 
+    /// <summary>One backward GRU step for rows [start, end) (see <see cref="GruNode.Backward"/> for the formulas).</summary>
+    private struct GruBackwardRows : IRangeKernel
+    {
+        public GruNode Node;
+        public Tensor DGI, DGH, Dh, DhPrev;
+        public int S, T, B, H;
+
+        public void Run(int start, int end)
+        {
+            var n0 = Node;
+            int h = H, g3 = 3 * h, t = T, b = B, s = S;
+            var lens = n0.Lengths.Span;
+            var gOut = n0.Output.Grad!.Span;
+            var hss = n0.Hs.Span; var gts = n0.Gates.Span;
+            var dgis = DGI.Span; var dghs = DGH.Span.Slice(s * b * g3, b * g3); var dhs = Dh.Span; var dps = DhPrev.Span;
+            var a = n0.Scores is null ? default : n0.Scores.Span;
+            Span<float> da = n0.Scores is { RequiresGrad: true } ? n0.Scores.Grad!.Span : default;
+            Span<float> scratch = h <= 256 ? stackalloc float[4 * h] : new float[4 * h];
+            var d = scratch[..h]; var g = scratch.Slice(h, h); var dg = scratch.Slice(2 * h, h); var tmp = scratch.Slice(3 * h, h);
+            var kind = n0.Kind;
+            for (int r = start; r < end; r++)
+            {
+                var dhr = dhs.Slice(r * h, h); var dpr = dps.Slice(r * h, h);
+                if (s >= lens[r]) { dhr.CopyTo(dpr); continue; }
+                var gOutRow = gOut.Slice((r * t + s) * h, h);
+                var hp = hss.Slice((s * b + r) * h, h);
+                var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
+                var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(r * g3, g3);
+                float ar = n0.Scores is null ? 0f : a[r * t + s], daSum = 0f;
+                var rg = gt[..h]; var zg = gt.Slice(h, h); var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
+                TensorPrimitives.Add(dhr, gOutRow, d);                                   // total dh'
+                switch (kind)                                                            // g: weight on the new state
+                {
+                    case GruKind.Gru: TensorPrimitives.Subtract(1f, zg, g); break;
+                    case GruKind.Agru: g.Fill(ar); break;
+                    default: TensorPrimitives.Multiply(zg, ar, g); break;
+                }
+                TensorPrimitives.Subtract(n, hp, dg);
+                TensorPrimitives.Multiply(dg, d, dg);                                    // dg = d ⊙ (n − h)
+                TensorPrimitives.Subtract(1f, g, tmp);
+                TensorPrimitives.Multiply(d, tmp, dpr);                                  // dh_prev (direct) = d ⊙ (1 − g)
+                var dpreN = dgi.Slice(2 * h, h);
+                TensorPrimitives.Multiply(n, n, tmp);
+                TensorPrimitives.Subtract(1f, tmp, tmp);
+                TensorPrimitives.Multiply(d, g, dpreN);
+                TensorPrimitives.Multiply(dpreN, tmp, dpreN);                            // dn ⊙ (1 − n²)
+                var dpreR = dgi[..h];
+                TensorPrimitives.Subtract(1f, rg, tmp);
+                TensorPrimitives.Multiply(tmp, rg, tmp);
+                TensorPrimitives.Multiply(tmp, hW, tmp);
+                TensorPrimitives.Multiply(dpreN, tmp, dpreR);                            // dpre_n ⊙ hW ⊙ r(1 − r)
+                var dpreZ = dgi.Slice(h, h);
+                if (kind == GruKind.Agru) { dpreZ.Clear(); daSum = TensorPrimitives.Sum(dg); }
+                else
+                {
+                    TensorPrimitives.Subtract(1f, zg, tmp);
+                    TensorPrimitives.Multiply(tmp, zg, tmp);                             // z(1 − z)
+                    TensorPrimitives.Multiply(dg, tmp, dpreZ);
+                    if (kind == GruKind.Gru) TensorPrimitives.Negate(dpreZ, dpreZ);
+                    else { daSum = TensorPrimitives.Dot(dg, zg); TensorPrimitives.Multiply(dpreZ, ar, dpreZ); }
+                }
+                dgi[..(2 * h)].CopyTo(dgh);
+                TensorPrimitives.Multiply(dpreN, rg, dgh.Slice(2 * h, h));
+                if (!da.IsEmpty) da[r * t + s] += daSum;
+            }
+        }
+    }
+
     private sealed class GruNode : Node<GruNode>
     {
         public Tensor X = null!, WIh = null!, WHh = null!, Hs = null!, Gates = null!, DLast = null!;
@@ -163,81 +257,29 @@ public static partial class F
         {
             int b = X.Shape[0], t = X.Shape[1], inF = X.Shape[2], h = WHh.Shape[1], g3 = 3 * h;
             var lens = Lengths.Span;
-            var gOut = Output.Grad!.Span;
+            int maxLen = 0;
+            foreach (var l in lens) maxLen = Math.Max(maxLen, l);
             var dGI = Tensor.ZerosTemp(new Shape(b, t, g3));
-            var dGH = Tensor.Empty(new Shape(b, g3));
+            // dGH of every step, time-major like Hs, so dW_hh = Σ_s dGH_sᵀ·h_s is one GEMM after the loop.
+            var dGHAll = Tensor.ZerosTemp(new Shape(t, b, g3));
             var dh = Tensor.Empty(new Shape(b, h));
             var dhPrev = Tensor.Empty(new Shape(b, h));
-            var dgis = dGI.Span; var dghs = dGH.Span; var dhs = dh.Span; var dps = dhPrev.Span;
-            DLast.Span.CopyTo(dhs);
-            var hss = Hs.Span; var gts = Gates.Span;
-            var a = Scores is null ? default : Scores.Span;
-            Span<float> da = Scores is { RequiresGrad: true } ? Scores.GradSpan() : default;
+            DLast.Span.CopyTo(dh.Span);
             Span<float> dWhh = WHh.RequiresGrad ? WHh.GradSpan() : default;
             Span<float> dBhh = BHh is { RequiresGrad: true } ? BHh.GradSpan() : default;
-            var scratch = Tensor.Empty(new Shape(4, h)).Span;
-            var s0 = scratch[..h]; var s1 = scratch.Slice(h, h); var s2 = scratch.Slice(2 * h, h); var s3 = scratch.Slice(3 * h, h);
+            if (Scores is { RequiresGrad: true }) Scores.GradSpan();
             for (int s = t - 1; s >= 0; s--)
             {
-                bool any = false;
-                dghs.Clear();
-                for (int r = 0; r < b; r++)
-                {
-                    var dhr = dhs.Slice(r * h, h); var dpr = dps.Slice(r * h, h);
-                    if (s >= lens[r]) { dhr.CopyTo(dpr); continue; }
-                    any = true;
-                    var gOutRow = gOut.Slice((r * t + s) * h, h);
-                    var hp = hss.Slice((s * b + r) * h, h);
-                    var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
-                    var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(r * g3, g3);
-                    float ar = Scores is null ? 0f : a[r * t + s], daSum = 0f;
-                    var rg = gt[..h]; var zg = gt.Slice(h, h); var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
-                    var d = s0; var g = s1; var dg = s2; var tmp = s3;
-                    TensorPrimitives.Add(dhr, gOutRow, d);                                   // total dh'
-                    switch (Kind)                                                            // g: weight on the new state
-                    {
-                        case GruKind.Gru: TensorPrimitives.Subtract(1f, zg, g); break;
-                        case GruKind.Agru: g.Fill(ar); break;
-                        default: TensorPrimitives.Multiply(zg, ar, g); break;
-                    }
-                    TensorPrimitives.Subtract(n, hp, dg);
-                    TensorPrimitives.Multiply(dg, d, dg);                                    // dg = d ⊙ (n − h)
-                    TensorPrimitives.Subtract(1f, g, tmp);
-                    TensorPrimitives.Multiply(d, tmp, dpr);                                  // dh_prev (direct) = d ⊙ (1 − g)
-                    var dpreN = dgi.Slice(2 * h, h);
-                    TensorPrimitives.Multiply(n, n, tmp);
-                    TensorPrimitives.Subtract(1f, tmp, tmp);
-                    TensorPrimitives.Multiply(d, g, dpreN);
-                    TensorPrimitives.Multiply(dpreN, tmp, dpreN);                            // dn ⊙ (1 − n²)
-                    var dpreR = dgi[..h];
-                    TensorPrimitives.Subtract(1f, rg, tmp);
-                    TensorPrimitives.Multiply(tmp, rg, tmp);
-                    TensorPrimitives.Multiply(tmp, hW, tmp);
-                    TensorPrimitives.Multiply(dpreN, tmp, dpreR);                            // dpre_n ⊙ hW ⊙ r(1 − r)
-                    var dpreZ = dgi.Slice(h, h);
-                    if (Kind == GruKind.Agru) { dpreZ.Clear(); daSum = TensorPrimitives.Sum(dg); }
-                    else
-                    {
-                        TensorPrimitives.Subtract(1f, zg, tmp);
-                        TensorPrimitives.Multiply(tmp, zg, tmp);                             // z(1 − z)
-                        TensorPrimitives.Multiply(dg, tmp, dpreZ);
-                        if (Kind == GruKind.Gru) TensorPrimitives.Negate(dpreZ, dpreZ);
-                        else { daSum = TensorPrimitives.Dot(dg, zg); TensorPrimitives.Multiply(dpreZ, ar, dpreZ); }
-                    }
-                    dgi[..(2 * h)].CopyTo(dgh);
-                    TensorPrimitives.Multiply(dpreN, rg, dgh.Slice(2 * h, h));
-                    if (!da.IsEmpty) da[r * t + s] += daSum;
-                }
-                if (any)
-                {
-                    var hPrevAll = hss.Slice(s * b * h, b * h);
-                    Gemm.Sgemm(false, false, b, h, g3, 1f, dghs, g3, WHh.Span, h, 1f, dps, h);            // dh += dGH·W_hh
-                    if (!dWhh.IsEmpty) Gemm.Sgemm(true, false, g3, h, b, 1f, dghs, g3, hPrevAll, h, 1f, dWhh, h);  // dW_hh += dGHᵀ·h
-                    if (!dBhh.IsEmpty) Simd.ColumnSumAdd(dghs, b, g3, dBhh);
-                }
+                var rows = new GruBackwardRows { Node = this, DGI = dGI, DGH = dGHAll, Dh = dh, DhPrev = dhPrev, S = s, T = t, B = b, H = h };
+                if ((long)b * h >= RowParallelThreshold) Par.For(b, 16, ref rows);
+                else rows.Run(0, b);
+                if (s < maxLen)
+                    Gemm.Sgemm(false, false, b, h, g3, 1f, dGHAll.Span.Slice(s * b * g3, b * g3), g3, WHh.Span, h, 1f, dhPrev.Span, h);   // dh += dGH·W_hh
                 (dh, dhPrev) = (dhPrev, dh);
-                dhs = dh.Span; dps = dhPrev.Span;
             }
+            var dhs = dh.Span; var dgis = dGI.Span;
+            if (!dWhh.IsEmpty) Gemm.Sgemm(true, false, g3, h, t * b, 1f, dGHAll.Span, g3, Hs.Span[..(t * b * h)], h, 1f, dWhh, h);  // dW_hh += Σ dGHᵀ·h
+            if (!dBhh.IsEmpty) Simd.ColumnSumAdd(dGHAll.Span, t * b, g3, dBhh);
             if (H0 is { RequiresGrad: true })
             {
                 var g0 = H0.GradSpan();
