@@ -12,8 +12,6 @@ namespace DeepInterest.Models.Networks;
 public sealed class BaseModel : CtrModel
 {
     private readonly FeatureEmbeddings _emb;
-    private readonly Mlp _mlp;
-    private readonly Linear _out;
     private readonly List<Tensor> _parts = new();
 
     public BaseModel(FeatureSchema schema, ModelOptions options) : base(schema, options)
@@ -21,7 +19,7 @@ public sealed class BaseModel : CtrModel
         var rng = new Rng(options.Seed);
         _emb = RegisterModule("embeddings", new FeatureEmbeddings(schema, rng, options.EmbeddingInitStd));
         int width = BaseInputWidth();
-        (_mlp, _out) = RegisterHead(width, rng);
+        RegisterHead(width, rng);
     }
 
     public override FeatureEmbeddings Embeddings => _emb;
@@ -30,8 +28,6 @@ public sealed class BaseModel : CtrModel
     {
         _parts.Clear();
         AddProfile(_parts, x);                                                                                      // [B, E] each
-        foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));                                                 // [B, 1]
-        var h = _mlp.Forward(F.ConcatLast(_parts));
-        return F.Reshape(_out.Forward(h), new Shape(x.Count));                                                       // [B]
+        return Head(_parts, x);                                                                                    // [B]
     }
 }

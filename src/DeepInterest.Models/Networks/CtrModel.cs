@@ -166,11 +166,22 @@ public abstract class CtrModel : Module
     /// <summary>Where attention models record each group's weights during forward.</summary>
     protected Dictionary<string, Tensor> LastWeights { get; } = new();
 
+    private Mlp? _headMlp;
+    private Linear? _headOut;
+
     /// <summary>Registers the top of every model: <c>mlp</c> over the concatenated features, then <c>out</c> → one logit.</summary>
-    protected (Mlp Mlp, Linear Out) RegisterHead(int width, Rng rng)
+    protected void RegisterHead(int width, Rng rng)
     {
-        var mlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(Options.MlpHidden, Options.MlpActivation, Options.MlpDropout, Options.MlpBatchNorm), rng));
-        return (mlp, RegisterModule("out", new Linear(mlp.OutFeatures, 1, rng)));
+        _headMlp = RegisterModule("mlp", new Mlp(width, new MlpOptions(Options.MlpHidden, Options.MlpActivation, Options.MlpDropout, Options.MlpBatchNorm), rng));
+        _headOut = RegisterModule("out", new Linear(_headMlp.OutFeatures, 1, rng));
+    }
+
+    /// <summary>Appends the dense features [B, 1] to <paramref name="parts"/> and maps their concatenation through the head → logits [B].</summary>
+    protected Tensor Head(List<Tensor> parts, ModelInput x)
+    {
+        foreach (var d in Schema.Dense) parts.Add(x.Dense(d.Name));
+        var h = _headMlp!.Forward(F.ConcatLast(parts));
+        return F.Reshape(_headOut!.Forward(h), new Shape(x.Count));
     }
 
     /// <summary>The embedding tables (for regularization and frequencies).</summary>

@@ -16,8 +16,6 @@ public sealed class Dien : CtrModel
 {
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, (Gru Extractor, ActivationUnit Attention, Gru Evolution, Mlp? AuxMlp, Linear? AuxOut)> _groups = new();
-    private readonly Mlp _mlp;
-    private readonly Linear _out;
     private readonly List<Tensor> _parts = new(), _q = new(), _k = new(), _n = new();
     private readonly Mask _auxMask = Mask.FromLengths([], 1);
     private int[] _auxLengths = [], _auxRows = [];
@@ -52,7 +50,7 @@ public sealed class Dien : CtrModel
             _groups[g.Name] = (extractor, attention, evolution, auxMlp, auxOut);
             width += dim;
         }
-        (_mlp, _out) = RegisterHead(width, rng);
+        RegisterHead(width, rng);
     }
 
     public override FeatureEmbeddings Embeddings => _emb;
@@ -103,9 +101,7 @@ public sealed class Dien : CtrModel
             }
             _parts.Add(final);
         }
-        foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));
-        var h = _mlp.Forward(F.ConcatLast(_parts));
-        return F.Reshape(_out.Forward(h), new Shape(x.Count));
+        return Head(_parts, x);                                                                                    // [B]
     }
 
     private Tensor Normalize(Tensor scores, Mask mask) => Options.Normalization switch

@@ -15,8 +15,6 @@ public sealed class Din : CtrModel
 {
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, ActivationUnit> _attention = new();
-    private readonly Mlp _mlp;
-    private readonly Linear _out;
     private readonly List<Tensor> _parts = new();
     private readonly List<Tensor> _q = new(), _k = new();
 
@@ -34,7 +32,7 @@ public sealed class Din : CtrModel
                 new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout), rng));
             width += dim;
         }
-        (_mlp, _out) = RegisterHead(width, rng);
+        RegisterHead(width, rng);
     }
 
     public override FeatureEmbeddings Embeddings => _emb;
@@ -65,9 +63,7 @@ public sealed class Din : CtrModel
             LastWeights[g.Name] = weights;
             _parts.Add(F.WeightedSum(weights, keys, mask));                                                        // [B, E]
         }
-        foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));
-        var h = _mlp.Forward(F.ConcatLast(_parts));
-        return F.Reshape(_out.Forward(h), new Shape(x.Count));                                                     // [B]
+        return Head(_parts, x);                                                                                    // [B]
     }
 }
 

@@ -24,8 +24,6 @@ public sealed class Dsin : CtrModel
 {
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, SessionInterest> _groups = new();
-    private readonly Mlp _mlp;
-    private readonly Linear _out;
     private readonly List<Tensor> _parts = new();
 
     public Dsin(FeatureSchema schema, ModelOptions options) : base(schema, options)
@@ -44,7 +42,7 @@ public sealed class Dsin : CtrModel
             _groups[g.Name] = groups.Add(g.Name, new SessionInterest(dim, first.MaxSessions, first.MaxLength, options, rng));
             width += options.SessionInteracting ? 2 * dim : dim;
         }
-        (_mlp, _out) = RegisterHead(width, rng);
+        RegisterHead(width, rng);
     }
 
     public override FeatureEmbeddings Embeddings => _emb;
@@ -65,9 +63,7 @@ public sealed class Dsin : CtrModel
             if (unit.InteractingWeights is { } w) LastWeights[g.Name + ".interacting"] = w;
             LastWeights[g.Name + ".items"] = unit.ItemWeights!;
         }
-        foreach (var d in Schema.Dense) _parts.Add(x.Dense(d.Name));
-        var h = _mlp.Forward(F.ConcatLast(_parts));
-        return F.Reshape(_out.Forward(h), new Shape(x.Count));                                                     // [B]
+        return Head(_parts, x);                                                                                    // [B]
     }
 
     private static Tensor Concat(IEnumerable<Tensor> parts)
