@@ -139,4 +139,25 @@ public sealed class LogTests : IDisposable
         Assert.Contains("item 'x' has category 'c2' here but another one earlier", Assert.Throws<DataFormatException>(() => BehaviourLog.Read(c, new(Category: "cat"))).Message);
         Assert.Equal($"{Write("h.csv", "user,item,time")}: no rows after the header", Assert.Throws<DataFormatException>(() => BehaviourLog.Read(Path.Combine(_dir, "h.csv"), new())).Message);
     }
+
+    [Fact]
+    public void CsvChunksCarryTheWholeFileWithItsLineNumbers()
+    {
+        var lines = new List<string> { "a,b" };
+        for (int i = 0; i < 1_000; i++) lines.Add($"{i},{i * 2}");
+        lines.Add("x,oops");
+        var p = Write("big.csv", [.. lines]);
+        int seen = 0, chunks = 0;
+        var e = Assert.Throws<DataFormatException>(() =>
+        {
+            foreach (var t in CsvTable.ReadChunks(p, 300))
+            {
+                chunks++;
+                for (int r = 0; r < t.Count; r++, seen++) Assert.Equal(seen, t.Id(r, 0));
+            }
+        });
+        Assert.Equal(1_000, seen);
+        Assert.Equal(4, chunks);
+        Assert.Equal($"{p}:1002:1: 'a' expected a non-negative integer id, got 'x'", e.Message);
+    }
 }

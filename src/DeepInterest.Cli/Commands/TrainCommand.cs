@@ -53,9 +53,10 @@ public static class TrainCommand
             .Start(ctx =>
             {
                 var progress = new SpectreProgress(ctx, cfg.Model.Kind.ToString(), cfg.Train.Epochs);
+                var monitor = cfg.Train.MonitorTest ? test : null;
                 fit = stream is not null
-                    ? trainer.Fit(model, stream, valid, progress, checkpoint, resume)
-                    : trainer.Fit(model, train!, valid, progress, checkpoint, resume);
+                    ? trainer.Fit(model, stream, valid, progress, checkpoint, resume, monitor)
+                    : trainer.Fit(model, train!, valid, progress, checkpoint, resume, monitor);
             });
         var table = new Table().AddColumns("epoch", "train loss", "val AUC", "val GAUC", "val logloss", "samples/s", "");
         foreach (var r in fit.History)

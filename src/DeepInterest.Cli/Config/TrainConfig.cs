@@ -83,6 +83,7 @@ public sealed class TrainingConfig
     [Key("patience")] public int Patience { get; init; } = 2;
     [Key("min_delta")] public double MinDelta { get; init; } = 1e-4;
     [Key("seed")] public int Seed { get; init; } = 1;
+    [Key("monitor_test", "also evaluate the test split after every epoch, for history.csv only (selection stays on validation)")] public bool MonitorTest { get; init; }
     [Key("bucket_window", "sort rows by length within windows of this many batches, then shuffle the batches (0 = off)")] public int BucketWindow { get; init; }
     [Key("threads", "worker threads (0 = all cores)")] public int Threads { get; init; }
 

@@ -39,6 +39,15 @@ public static class MovieLensSeed
     /// <summary>Encodes a CSV in the tutorial's format with encoders fitted earlier (unseen values map to unknown).</summary>
     public static CtrDataset Encode(string csv, Encoders e, FeatureSchema schema) => Build(CsvTable.Read(csv), e, schema);
 
+    /// <summary>
+    /// Like <see cref="Encode"/> for a file of any size: yields datasets of at most <paramref name="chunkRows"/>
+    /// rows in file order, reading the file as it goes (memory ∝ chunkRows, not the file).
+    /// </summary>
+    public static IEnumerable<CtrDataset> EncodeChunks(string csv, Encoders e, FeatureSchema schema, int chunkRows)
+    {
+        foreach (var t in CsvTable.ReadChunks(csv, chunkRows)) yield return Build(t, e, schema);
+    }
+
     public sealed record Splits(CtrDataset Train, CtrDataset Valid, CtrDataset Test, Encoders Fitted);
 
     /// <summary>Reads both files, fits encoders on train, and splits <paramref name="validFraction"/> of train (seeded) off for validation.</summary>
@@ -116,7 +125,7 @@ public static class MovieLensSeed
             Fill(d.Sequences["histHighRatedMovieIds"], r, t.List(r, hist, '|', MaxHistory, true), e.Categories["movieId"]);
             Fill(d.Sequences["negHistMovieIds"], r, t.List(r, neg, '|', MaxHistory, true), e.Categories["movieId"]);
             float y = t.Float(r, label);
-            if (y is not (0f or 1f)) throw new DataFormatException($"{t.Path}:{r + 2}:{label + 1}: 'label' expected 0 or 1, got '{t.Text(r, label)}'");
+            if (y is not (0f or 1f)) throw new DataFormatException($"{t.Where(r, label)}: 'label' expected 0 or 1, got '{t.Text(r, label)}'");
             d.Labels[r] = y;
             d.UserIds[r] = (int)t.Id(r, user);
         }

@@ -31,7 +31,7 @@ public sealed class CsvTable
     public string[] Header { get; }
     public int Count => _rows.Count;
 
-    /// <summary>Rows dropped by <see cref="Read(string, char, bool, Action{CsvTable, int})"/> with skipBadRows, as "file:line: reason".</summary>
+    /// <summary>Rows dropped by <see cref="Read(string, char, bool, Action{CsvTable, int}?)"/> with skipBadRows, as "file:line: reason".</summary>
     public IReadOnlyList<string> Skipped { get; private init; } = [];
 
     /// <summary>
@@ -65,25 +65,66 @@ public sealed class CsvTable
 
     private static CsvTable Read(string path, char delimiter)
     {
+        var rows = new List<string[]>();
+        var lines = new List<int>();
+        var bad = new List<(int, string)>();
+        string[] header = [];
+        foreach (var (h, rec, line, error) in Records(path, delimiter))
+        {
+            header = h;
+            if (error is not null) bad.Add((line, error));
+            else if (rec is not null) { rows.Add(rec); lines.Add(line); }
+        }
+        return new CsvTable(path, header, rows, lines) { _bad = bad };
+    }
+
+    /// <summary>
+    /// Streams the file as tables of at most <paramref name="chunkRows"/> rows each (header shared), so a
+    /// file larger than memory can be encoded piece by piece; only one chunk's strings are alive at a time.
+    /// Line numbers in errors stay those of the whole file. A malformed row stops the stream with its error.
+    /// </summary>
+    public static IEnumerable<CsvTable> ReadChunks(string path, int chunkRows, char delimiter = ',')
+    {
+        if (chunkRows < 1) throw new ArgumentException($"chunk size must be ≥ 1 row, got {chunkRows}.");
+        var rows = new List<string[]>(chunkRows);
+        var lines = new List<int>(chunkRows);
+        string[] header = [];
+        foreach (var (h, rec, line, error) in Records(path, delimiter))
+        {
+            header = h;
+            if (error is not null) throw new DataFormatException(error);
+            if (rec is null) continue;
+            rows.Add(rec);
+            lines.Add(line);
+            if (rows.Count == chunkRows)
+            {
+                yield return new CsvTable(path, header, rows, lines);
+                rows = new List<string[]>(chunkRows);
+                lines = new List<int>(chunkRows);
+            }
+        }
+        if (rows.Count > 0) yield return new CsvTable(path, header, rows, lines);
+    }
+
+    // One item per data row: the record, or the reason it is malformed (field count). The header-only
+    // item (Record null, Error null) lets callers learn the header of a file without rows.
+    private static IEnumerable<(string[] Header, string[]? Record, int Line, string? Error)> Records(string path, char delimiter)
+    {
         if (!File.Exists(path)) throw new DataFormatException($"{path}: file not found");
         var config = new CsvConfiguration(CultureInfo.InvariantCulture) { Delimiter = delimiter.ToString(), BadDataFound = null, MissingFieldFound = null };
         using var reader = new StreamReader(path);
         using var csv = new CsvReader(reader, config);
         if (!csv.Read() || !csv.ReadHeader() || csv.HeaderRecord is not { Length: > 0 } header)
             throw new DataFormatException($"{path}: the file is empty (a header line is required)");
-        var rows = new List<string[]>();
-        var lines = new List<int>();
-        var bad = new List<(int, string)>();
+        yield return (header, null, 1, null);
         while (csv.Read())
         {
             var rec = csv.Parser.Record ?? [];
             if (rec.Length == 1 && rec[0] == "") continue;
             int line = csv.Parser.RawRow;
-            if (rec.Length != header.Length) { bad.Add((line, $"{path}:{line}: expected {header.Length} fields, found {rec.Length}")); continue; }
-            rows.Add(rec);
-            lines.Add(line);
+            if (rec.Length != header.Length) { yield return (header, null, line, $"{path}:{line}: expected {header.Length} fields, found {rec.Length}"); continue; }
+            yield return (header, rec, line, null);
         }
-        return new CsvTable(path, header, rows, lines) { _bad = bad };
     }
 
     /// <summary>The column index; a missing column is an error naming it and the file.</summary>
@@ -92,9 +133,20 @@ public sealed class CsvTable
 
     public string Text(int row, int col) => _rows[row][col];
 
-    // The file line each row started on, recorded while reading (so dropped rows never shift it).
-    /// <summary>"file:line:column" of a cell, for error messages.</summary>
+    /// <summary>The file line row <paramref name="row"/> started on, recorded while reading (so dropped rows never shift it).</summary>
+    public int Line(int row) => _lines[row];
+
+    /// <summary>"file:line:column" of a cell (1-based line and column), the prefix of every value error.</summary>
     public string Where(int row, int col) => $"{Path}:{_lines[row]}:{col + 1}";
+
+    /// <summary>A signed 64-bit integer cell (timestamps); anything else is an error naming file:line:column.</summary>
+    public long Integer(int row, int col)
+    {
+        var s = _rows[row][col];
+        if (!long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v))
+            throw new DataFormatException($"{Where(row, col)}: '{Header[col]}' expected an integer, got '{s}'");
+        return v;
+    }
 
     public float Float(int row, int col)
     {

@@ -9,12 +9,17 @@ public static class HistoryWriter
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
-    /// <summary>Columns: epoch, train_loss, val_auc, val_gauc, val_logloss, lr, seconds.</summary>
+    /// <summary>Columns: epoch, train_loss, val_auc, val_gauc, val_logloss, lr, seconds (+ monitor_auc, monitor_gauc, monitor_logloss when a monitored set was evaluated).</summary>
     public static string ToCsv(IReadOnlyList<EpochResult> history)
     {
-        var sb = new StringBuilder("epoch,train_loss,val_auc,val_gauc,val_logloss,lr,seconds\n");
+        bool monitor = history.Any(r => r.Monitor is not null);
+        var sb = new StringBuilder("epoch,train_loss,val_auc,val_gauc,val_logloss,lr,seconds" + (monitor ? ",monitor_auc,monitor_gauc,monitor_logloss" : "") + "\n");
         foreach (var r in history)
-            sb.Append(Inv, $"{r.Epoch},{r.TrainLoss:R},{r.Validation.Auc:R},{r.Validation.Gauc:R},{r.Validation.LogLoss:R},{(float)r.LearningRate:R},{r.Seconds:F3}\n");
+        {
+            sb.Append(Inv, $"{r.Epoch},{r.TrainLoss:R},{r.Validation.Auc:R},{r.Validation.Gauc:R},{r.Validation.LogLoss:R},{(float)r.LearningRate:R},{r.Seconds:F3}");
+            if (r.Monitor is { } m) sb.Append(Inv, $",{m.Auc:R},{m.Gauc:R},{m.LogLoss:R}");
+            sb.Append('\n');
+        }
         return sb.ToString();
     }
 

@@ -42,7 +42,8 @@ public sealed record TrainOptions
 }
 
 /// <summary>One row of the training history.</summary>
-public sealed record EpochResult(int Epoch, double TrainLoss, EvalMetrics Validation, float LearningRate, double Seconds, double SamplesPerSecond, bool Best);
+/// <param name="Monitor">metrics on a monitored set (e.g. test) for reporting only; never used to select</param>
+public sealed record EpochResult(int Epoch, double TrainLoss, EvalMetrics Validation, float LearningRate, double Seconds, double SamplesPerSecond, bool Best, EvalMetrics? Monitor = null);
 
 /// <summary>Receives progress; the CLI draws it, tests ignore it.</summary>
 public interface ITrainingProgress
@@ -72,13 +73,15 @@ public sealed class Trainer(TrainOptions options)
 {
     public TrainOptions Options { get; } = options.Validate();
 
-    public TrainResult Fit(CtrModel model, CtrDataset train, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false)
+    public TrainResult Fit(CtrModel model, CtrDataset train, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false, CtrDataset? monitor = null)
     {
         if (model.Options.Regularization == Regularization.Mba) model.Embeddings.FitFrequencies(train);
-        return Fit(model, new BatchIterator(train, Options.BatchSize, shuffle: true, Options.Seed, Options.BucketWindow), valid, progress, checkpointDir, resume);
+        return Fit(model, new BatchIterator(train, Options.BatchSize, shuffle: true, Options.Seed, Options.BucketWindow), valid, progress, checkpointDir, resume, monitor);
     }
 
-    public TrainResult Fit(CtrModel model, IBatchSource batches, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false)
+    /// <param name="monitor">evaluated after every epoch and recorded in the history for reporting only (the
+    /// best epoch is always chosen on <paramref name="valid"/>)</param>
+    public TrainResult Fit(CtrModel model, IBatchSource batches, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false, CtrDataset? monitor = null)
     {
         var o = Options;
         if (resume && checkpointDir is null) throw new ArgumentException("resuming needs the checkpoint folder of the interrupted run");
@@ -140,7 +143,8 @@ public sealed class Trainer(TrainOptions options)
                 sinceBest = 0;
             }
             else sinceBest++;
-            var r = new EpochResult(epoch, lossSum / Math.Max(1, step), metrics, optimizer.LearningRate, sw.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), improved);
+            var r = new EpochResult(epoch, lossSum / Math.Max(1, step), metrics, optimizer.LearningRate, sw.Elapsed.TotalSeconds, seen / Math.Max(1e-9, trainSeconds), improved,
+                monitor is null ? null : Predictor.Evaluate(model, monitor, o.EvalBatchSize));
             history.Add(r);
             stopped = sinceBest > o.Patience;
             if (checkpointDir is not null)
