@@ -1,0 +1,37 @@
+"""Writes docs/results.md from runs/ (run after tools/experiments/run.sh; numbers are read, never typed)."""
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+RUNS = os.path.join(ROOT, "runs")
+
+
+def table(*names):
+    return subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "summarize.py"), RUNS, *names],
+                          capture_output=True, text=True, check=True).stdout
+
+
+def torch_rows():
+    rows = []
+    for m, ours in (("base", "base-ml1m"), ("din", "din-ml1m")):
+        for s in (1, 2, 3):
+            p = os.path.join(RUNS, f"torch-{m}-ml1m-s{s}.json")
+            if not os.path.exists(p) or os.path.getsize(p) == 0:
+                continue
+            t = json.load(open(p))["test"]
+            o = json.load(open(os.path.join(RUNS, f"{ours}-s{s}", "metrics.json")))["test"]
+            rows.append(f"| {'BaseModel' if m == 'base' else 'DIN'} | {s} | {o['auc']:.4f} / {o['gauc']:.4f} / {o['logloss']:.4f} "
+                        f"| {t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f} |")
+    return "\n".join(rows)
+
+
+body = open(os.path.join(os.path.dirname(__file__), "results_template.md")).read()
+body = body.replace("{{FULL}}", table("base-ml1m", "din-ml1m", "din-dice-ml1m", "dien-augru-ml1m", "dien-augru-noaux-ml1m",
+                                      "dien-gru-attention-ml1m", "dien-gru-attention-noaux-ml1m", "dien-aigru-ml1m",
+                                      "dien-aigru-noaux-ml1m", "dien-agru-ml1m", "dien-agru-noaux-ml1m").strip())
+body = body.replace("{{TIMED}}", table("din-ml1m-timed", "dien-ml1m-timed", "dsin-ml1m", "dsin-pe-ml1m", "dsin-nointeract-ml1m").strip())
+body = body.replace("{{TORCH}}", torch_rows())
+open(os.path.join(ROOT, "docs", "results.md"), "w").write(body)
+print("wrote docs/results.md")
