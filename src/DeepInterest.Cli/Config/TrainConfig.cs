@@ -44,6 +44,7 @@ public sealed class ModelConfig
     [Key("mlp_dropout")] public float MlpDropout { get; init; }
     [Key("attention_hidden")] public int[] AttentionHidden { get; init; } = [80, 40];
     [Key("attention_activation")] public Activation AttentionActivation { get; init; } = Activation.Dice;
+    [Key("attention_batch_norm", "BatchNorm inside the attention MLP (the seed tutorial)")] public bool AttentionBatchNorm { get; init; }
     [Key("attention_dropout")] public float AttentionDropout { get; init; }
     [Key("normalization", "sigmoid, softmax or none")] public AttentionNormalization Normalization { get; init; } = AttentionNormalization.Sigmoid;
     [Key("evolution", "DIEN: gru_attention, aigru, agru or augru")] public EvolutionKind Evolution { get; init; } = EvolutionKind.Augru;
@@ -63,7 +64,7 @@ public sealed class ModelConfig
     public ModelOptions ToOptions(ulong seed) => new()
     {
         Kind = Kind, MlpHidden = MlpHidden, MlpActivation = MlpActivation, MlpBatchNorm = MlpBatchNorm, MlpDropout = MlpDropout,
-        AttentionHidden = AttentionHidden, AttentionActivation = AttentionActivation, AttentionDropout = AttentionDropout,
+        AttentionHidden = AttentionHidden, AttentionActivation = AttentionActivation, AttentionDropout = AttentionDropout, AttentionBatchNorm = AttentionBatchNorm,
         Normalization = Normalization, Evolution = Evolution, AuxLossWeight = AuxLossWeight, AuxHidden = AuxHidden,
         SequencePooling = SequencePooling, AttentionScale = AttentionScale,
         SessionHeads = SessionHeads, SessionFeedForward = SessionFeedForward, SessionEncoding = SessionEncoding,

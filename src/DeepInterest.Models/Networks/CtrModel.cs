@@ -65,6 +65,8 @@ public sealed record ModelOptions
     public int[] AttentionHidden { get; init; } = [80, 40];
     public Activation AttentionActivation { get; init; } = Activation.Dice;
     public float AttentionDropout { get; init; }
+    /// <summary>BatchNorm after each linear layer of the attention MLP (the seed tutorial's attention has it).</summary>
+    public bool AttentionBatchNorm { get; init; }
     public AttentionNormalization Normalization { get; init; } = AttentionNormalization.Sigmoid;
     public float EmbeddingInitStd { get; init; } = 1e-2f;
     public ulong Seed { get; init; } = 1024;
@@ -99,7 +101,7 @@ public sealed record ModelOptions
         if (SessionHeads < 1) throw new ArgumentException($"model.session_heads must be ≥ 1, got {SessionHeads}.");
         if (SessionFeedForward < 0) throw new ArgumentException($"model.session_feed_forward must be ≥ 0, got {SessionFeedForward}.");
         new MlpOptions(MlpHidden, MlpActivation, MlpDropout, MlpBatchNorm).Validate("model.mlp_hidden");
-        new MlpOptions(AttentionHidden, AttentionActivation, AttentionDropout).Validate("model.attention_hidden");
+        new MlpOptions(AttentionHidden, AttentionActivation, AttentionDropout, AttentionBatchNorm).Validate("model.attention_hidden");
         new MlpOptions(AuxHidden, Activation.Sigmoid).Validate("model.aux_hidden");
         if (!(AuxLossWeight >= 0)) throw new ArgumentException($"model.aux_loss_weight must be ≥ 0, got {AuxLossWeight}.");
         if (!(RegularizationWeight >= 0)) throw new ArgumentException($"model.regularization_weight must be ≥ 0, got {RegularizationWeight}.");

@@ -38,7 +38,7 @@ public sealed class Dien : CtrModel
             int dim = GroupDim(g);
             var m = groups.Add(g.Name, new ModuleDictLike());
             var extractor = m.Add("extractor", new Gru(dim, dim, rng));
-            var attention = m.Add("attention", new ActivationUnit(dim, new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout), rng));
+            var attention = m.Add("attention", new ActivationUnit(dim, new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout, options.AttentionBatchNorm), rng));
             var kind = options.Evolution switch { EvolutionKind.Agru => GruKind.Agru, EvolutionKind.Augru => GruKind.Augru, _ => GruKind.Gru };
             var evolution = m.Add("evolution", new Gru(dim, dim, rng, kind));
             Mlp? auxMlp = null; Linear? auxOut = null;

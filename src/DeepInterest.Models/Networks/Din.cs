@@ -29,7 +29,7 @@ public sealed class Din : CtrModel
         {
             int dim = GroupDim(g);
             _attention[g.Name] = groups.Add(g.Name, new ActivationUnit(dim,
-                new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout), rng));
+                new MlpOptions(options.AttentionHidden, options.AttentionActivation, options.AttentionDropout, options.AttentionBatchNorm), rng));
             width += dim;
         }
         RegisterHead(width, rng);
