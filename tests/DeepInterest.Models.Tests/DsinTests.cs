@@ -141,6 +141,7 @@ public class DsinTests
         var f = new Fixture("dsin_forward.safetensors");
         var data = FixtureData(f);
         var model = new Dsin(data.Schema, TinyOptions);
+        model.Eval();
         using var _ = Arena.Begin();
         var batch = new Batch();
         batch.Fill(data, [0, 1, 2, 3]);

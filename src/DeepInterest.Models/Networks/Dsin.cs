@@ -61,7 +61,7 @@ public sealed class Dsin : CtrModel
             if (uh is not null) _parts.Add(uh);                                                                    // [B, E]
             LastWeights[g.Name + ".extractor"] = unit.ExtractorWeights!;
             if (unit.InteractingWeights is { } w) LastWeights[g.Name + ".interacting"] = w;
-            LastWeights[g.Name + ".items"] = unit.ItemWeights!;
+            if (unit.ItemWeights is { } items) LastWeights[g.Name + ".items"] = items;
         }
         return Head(_parts, x);                                                                                    // [B]
     }
@@ -104,7 +104,7 @@ public sealed class SessionInterest : Module
     public Tensor? InteractingWeights { get; private set; }
 
     /// <summary>
-    /// How much each behaviour contributes to its session interest in the last pass [B, S, L]: the
+    /// How much each behaviour contributes to its session interest in the last evaluation-mode pass [B, S, L]: the
     /// self-attention weight it receives, averaged over heads and real query positions (the session
     /// interest is the average of the attended outputs, so this is its share of that average).
     /// </summary>
@@ -141,7 +141,8 @@ public sealed class SessionInterest : Module
             var y = _extractor.Forward(q, _itemMask);                                                        // [N, L, E]
             var pooled = F.MaskedPool(y, _itemMask, F.Pooling.Mean);                                         // [N, E]
             interests = F.Reshape(F.ScatterRows(pooled, _real, new Shape(b * s, e)), new Shape(b, s, e));
-            ItemWeights = ItemShares(_extractor.SelfAttn.LastWeights!, n, l, b, s);
+            // Only explanations read the behaviour shares; training skips the extra pass.
+            ItemWeights = Training ? null : ItemShares(_extractor.SelfAttn.LastWeights!, n, l, b, s);
         }
 
         var ui = Activate(_activateI, query, interests, input.Sessions, out var wi);
