@@ -117,6 +117,12 @@ public class CliTests : IDisposable
         Assert.Contains("activation over sessions from the extractor", text);
         Assert.Contains("share of the session interest", text);
         Assert.Contains("<rect", text);
+        (code, err) = Run("explain", "--model", Path.Combine(run, "model"), "--data", Path.Combine(cache, "test.safetensors"), "--row", "0", "--out", svg, "--session", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("session 1: each behaviour", File.ReadAllText(svg));
+        (code, err) = Run("explain", "--model", Path.Combine(run, "model"), "--data", Path.Combine(cache, "test.safetensors"), "--row", "0", "--out", svg, "--session", "9");
+        Assert.Equal(1, code);
+        Assert.Contains("--session 9: row 0 has", err);
     }
 
     [Fact]

@@ -25,12 +25,13 @@ public static class ExplainCommand
         var data = new Option<string>("--data") { Description = "CSV in the training data's format", Required = true };
         var row = new Option<int>("--row") { Description = "0-based data row to explain", DefaultValueFactory = _ => 0 };
         var outFile = new Option<string>("--out") { Description = "SVG file to write", Required = true };
-        var cmd = new Command("explain", "Attention weight of every history item for one prediction (SVG + text)") { model, data, row, outFile };
-        cmd.SetAction(p => Run(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(row), p.GetValue(outFile)!));
+        var session = new Option<int>("--session") { Description = "DSIN: 1-based session (oldest = 1) whose behaviours to show; 0 = the most activated one", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("explain", "Attention weight of every history item for one prediction (SVG + text)") { model, data, row, outFile, session };
+        cmd.SetAction(p => Run(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(row), p.GetValue(outFile)!, p.GetValue(session)));
         return cmd;
     }
 
-    private static int Run(string modelDir, string csv, int rowIndex, string outFile)
+    private static int Run(string modelDir, string csv, int rowIndex, string outFile, int session)
     {
         var (model, data) = ModelData.Load(modelDir, csv);
         if (rowIndex < 0 || rowIndex >= data.Count) throw new ArgumentException($"--row {rowIndex} is outside the {data.Count} rows of {csv}.");
@@ -50,8 +51,9 @@ public static class ExplainCommand
             if (g.InteractingWeights is { } hw)
                 sections.Add(($"session group '{g.Group}': activation over sessions from the Bi-LSTM", labels, hw));
             if (g.Ids.Length == 0) continue;
-            int top = Array.IndexOf(g.ExtractorWeights, g.ExtractorWeights.Max());
-            sections.Add(($"session {top + 1} (highest activation): each behaviour's share of the session interest", g.Ids[top].Select(Name).ToArray(), g.ItemWeights[top]));
+            if (session < 0 || session > g.Ids.Length) throw new ArgumentException($"--session {session}: row {rowIndex} has {g.Ids.Length} session(s) in group '{g.Group}' (1 = oldest)");
+            int top = session > 0 ? session - 1 : Array.IndexOf(g.ExtractorWeights, g.ExtractorWeights.Max());
+            sections.Add(($"session {top + 1}{(session > 0 ? "" : " (highest activation)")}: each behaviour's share of the session interest", g.Ids[top].Select(Name).ToArray(), g.ItemWeights[top]));
         }
         if (sections.Count == 0) throw new ArgumentException($"{modelDir}: the model has no attention groups or session groups to explain.");
         foreach (var (title, labels, weights) in sections)
