@@ -102,14 +102,7 @@ public static class AmazonMcAuley
         var cateId = categories.Select((u, i) => (u, i + 1)).ToDictionary(x => x.u, x => x.Item2, StringComparer.Ordinal);
         var categoryOf = new int[items.Length + 1];
         foreach (var (item, id) in itemId) categoryOf[id] = cateId[cats.GetValueOrDefault(item, "(none)")];
-        var seqs = new List<int[]?>(new int[]?[users.Length + 1]);
-        var times = new List<long[]?>(new long[]?[users.Length + 1]);
-        foreach (var g in reviews.Select((x, i) => (x, i)).GroupBy(t => userId[t.x.User]))
-        {
-            var ordered = g.OrderBy(t => t.x.Time).ThenBy(t => t.i).ToArray();   // stable: ties keep file order
-            seqs[g.Key] = ordered.Select(t => itemId[t.x.Item]).ToArray();
-            times[g.Key] = ordered.Select(t => t.x.Time).ToArray();
-        }
+        var (seqs, times) = DinProtocol.Sequences(reviews.Select(r => (userId[r.User], itemId[r.Item], r.Time, r.Time)), users.Length);
         return new Log(seqs, categoryOf, times, users, items, categories, reviews.Count);
     }
 }

@@ -21,7 +21,7 @@ public static class BehaviourLog
 {
     public sealed record Log(List<int[]?> Sequences, int[] CategoryOf, List<long[]?> Times, int Rows);
 
-    private sealed record Row(int User, int Item, long Time, float Label, int Line);
+    private sealed record Row(int User, int Item, long Time, float Label);
 
     /// <summary>Reads the CSV; bad rows are errors naming file:line:column.</summary>
     private static (List<Row> Rows, int[] CategoryOf, int Users, int Items) ReadRows(string path, BehaviourLogColumns c, char delimiter)
@@ -55,7 +55,7 @@ public static class BehaviourLog
                 label = t.Float(r, cl);
                 if (label is not (0f or 1f)) throw new DataFormatException($"{t.Where(r, cl)}: '{c.Label}' expected 0 or 1, got '{t.Text(r, cl)}'");
             }
-            rows.Add(new Row(u, it, time, label, r));
+            rows.Add(new Row(u, it, time, label));
         }
         return (rows, catOfItem.ToArray(), users.Count, items.Count);
     }
@@ -65,14 +65,7 @@ public static class BehaviourLog
     {
         if (columns.Label is not null) throw new ArgumentException("a log with a label column is built with BuildLabeled, not Read");
         var (rows, categoryOf, users, _) = ReadRows(path, columns, delimiter);
-        var seqs = new List<int[]?>(new int[]?[users + 1]);
-        var times = new List<long[]?>(new long[]?[users + 1]);
-        foreach (var g in rows.GroupBy(x => x.User))
-        {
-            var o = g.OrderBy(x => x.Time).ThenBy(x => x.Line).ToArray();
-            seqs[g.Key] = o.Select(x => x.Item).ToArray();
-            times[g.Key] = o.Select(x => x.Time).ToArray();
-        }
+        var (seqs, times) = DinProtocol.Sequences(rows.Select(x => (x.User, x.Item, x.Time, x.Time)), users);
         return new Log(seqs, categoryOf, times, rows.Count);
     }
 
@@ -83,7 +76,7 @@ public static class BehaviourLog
         o.Validate();
         var (rows, categoryOf, users, items) = ReadRows(path, columns, delimiter);
         var schema = DinProtocol.Schema(users + 1, items + 1, categoryOf.Max() + 1, o with { NegativeHistory = false, MaxSessions = 0 });
-        var byTime = rows.OrderBy(x => x.Time).ThenBy(x => x.Line).ToList();
+        var byTime = rows.OrderBy(x => x.Time).ToList();                      // stable: ties keep file order
         int nTest = Math.Max(1, rows.Count / 10), nValid = Math.Max(1, rows.Count / 10), nTrain = rows.Count - nTest - nValid;
         if (nTrain < 1) throw new DataFormatException($"{path}: {rows.Count} rows are too few to split into train, validation and test");
         var sets = new[] { new CtrDataset(schema, nTrain), new CtrDataset(schema, nValid), new CtrDataset(schema, nTest) };

@@ -98,6 +98,24 @@ public static class DinProtocol
         return new Result(train, valid, test, Enumerable.Range(1, users).Count(u => sequences[u] is { Length: >= 3 } && Timed(u)), allItems.Distinct().Count(), categoryOf.Skip(1).Where(c => c > 0).Distinct().Count());
     }
 
+    /// <summary>
+    /// Per-user behaviour sequences (index = user id ≥ 1) and their times from behaviour rows: each
+    /// user's rows sorted by <c>Order</c>, ties keeping their input order (LINQ's sort is stable). A
+    /// user's times are null when any of them is unknown (negative), as sessions then cannot be cut.
+    /// </summary>
+    public static (List<int[]?> Sequences, List<long[]?> Times) Sequences(IEnumerable<(int User, int Item, long Time, long Order)> rows, int maxUser)
+    {
+        var seqs = new List<int[]?>(new int[]?[maxUser + 1]);
+        var times = new List<long[]?>(new long[]?[maxUser + 1]);
+        foreach (var g in rows.GroupBy(r => r.User))
+        {
+            var ordered = g.OrderBy(r => r.Order).ToArray();
+            seqs[g.Key] = ordered.Select(r => r.Item).ToArray();
+            times[g.Key] = ordered.All(r => r.Time >= 0) ? ordered.Select(r => r.Time).ToArray() : null;
+        }
+        return (seqs, times);
+    }
+
     public static FeatureSchema Schema(int userVocab, int itemVocab, int cateVocab, DinProtocolOptions o) => new FeatureSchema
     {
         Tables = [new("user", userVocab, o.EmbeddingDim), new("item", itemVocab, o.EmbeddingDim), new("cate", cateVocab, o.EmbeddingDim)],
@@ -247,15 +265,7 @@ public static class MovieLens1M
                 rows.Add((u, p, m, time));
             }
         }
-        int maxUser = rows.Max(r => r.User);
-        var seqs = new List<int[]?>(new int[]?[maxUser + 1]);
-        var times = new List<long[]?>(new long[]?[maxUser + 1]);
-        foreach (var g in rows.GroupBy(r => r.User))
-        {
-            var ordered = g.OrderBy(r => r.Pos).ToArray();
-            seqs[g.Key] = ordered.Select(r => r.Movie).ToArray();
-            times[g.Key] = ordered.All(r => r.Time >= 0) ? ordered.Select(r => r.Time).ToArray() : null;
-        }
+        var (seqs, times) = DinProtocol.Sequences(rows.Select(r => (r.User, r.Movie, r.Time, (long)r.Pos)), rows.Max(r => r.User));
         return (seqs, categoryOf, times);
     }
 
