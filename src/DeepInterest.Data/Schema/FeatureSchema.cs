@@ -86,38 +86,47 @@ public sealed record FeatureSchema
             if (q.MaxLength < 1) throw new SchemaException($"feature '{q.Name}': a session needs a maximum length ≥ 1, got {q.MaxLength}");
         }
         var groupNames = new HashSet<string>();
+        void Group(string where, string name, int pairs, string duplicate)
+        {
+            if (!groupNames.Add(name)) throw new SchemaException($"{where}: {duplicate}");
+            if (pairs == 0) throw new SchemaException($"{where}: has no pairs");
+        }
+        void SameDim(string where, string a, string tableA, string b, string tableB)
+        {
+            if (tables[tableA].Dim != tables[tableB].Dim)
+                throw new SchemaException($"{where}: '{a}' has dimension {tables[tableA].Dim} but '{b}' has {tables[tableB].Dim}");
+        }
+        SparseFeature Target(string where, string name) =>
+            Sparse.FirstOrDefault(s => s.Name == name) ?? throw new SchemaException($"{where}: target '{name}' is not a sparse feature");
         foreach (var g in Groups)
         {
-            if (!groupNames.Add(g.Name)) throw new SchemaException($"attention group '{g.Name}': defined twice");
-            if (g.Pairs.Count == 0) throw new SchemaException($"attention group '{g.Name}': has no pairs");
+            var where = $"attention group '{g.Name}'";
+            Group(where, g.Name, g.Pairs.Count, "defined twice");
             foreach (var p in g.Pairs)
             {
-                var target = Sparse.FirstOrDefault(s => s.Name == p.Target) ?? throw new SchemaException($"attention group '{g.Name}': target '{p.Target}' is not a sparse feature");
-                var hist = Sequences.FirstOrDefault(s => s.Name == p.History) ?? throw new SchemaException($"attention group '{g.Name}': history '{p.History}' is not a sequence feature");
-                if (tables[target.Table].Dim != tables[hist.Table].Dim)
-                    throw new SchemaException($"attention group '{g.Name}': '{p.Target}' has dimension {tables[target.Table].Dim} but '{p.History}' has {tables[hist.Table].Dim}");
+                var target = Target(where, p.Target);
+                var hist = Sequences.FirstOrDefault(s => s.Name == p.History) ?? throw new SchemaException($"{where}: history '{p.History}' is not a sequence feature");
+                SameDim(where, p.Target, target.Table, p.History, hist.Table);
                 if (p.NegativeHistory is { } neg)
                 {
-                    var n = Sequences.FirstOrDefault(s => s.Name == neg) ?? throw new SchemaException($"attention group '{g.Name}': negative history '{neg}' is not a sequence feature");
-                    if (tables[n.Table].Dim != tables[hist.Table].Dim)
-                        throw new SchemaException($"attention group '{g.Name}': '{neg}' has dimension {tables[n.Table].Dim} but '{p.History}' has {tables[hist.Table].Dim}");
+                    var n = Sequences.FirstOrDefault(s => s.Name == neg) ?? throw new SchemaException($"{where}: negative history '{neg}' is not a sequence feature");
+                    SameDim(where, neg, n.Table, p.History, hist.Table);
                 }
             }
         }
         foreach (var g in SessionGroups)
         {
-            if (!groupNames.Add(g.Name)) throw new SchemaException($"session group '{g.Name}': a group of that name is already defined");
-            if (g.Pairs.Count == 0) throw new SchemaException($"session group '{g.Name}': has no pairs");
+            var where = $"session group '{g.Name}'";
+            Group(where, g.Name, g.Pairs.Count, "a group of that name is already defined");
             SessionFeature? first = null;
             foreach (var p in g.Pairs)
             {
-                var target = Sparse.FirstOrDefault(s => s.Name == p.Target) ?? throw new SchemaException($"session group '{g.Name}': target '{p.Target}' is not a sparse feature");
-                var sess = Sessions.FirstOrDefault(s => s.Name == p.Sessions) ?? throw new SchemaException($"session group '{g.Name}': '{p.Sessions}' is not a session feature");
-                if (tables[target.Table].Dim != tables[sess.Table].Dim)
-                    throw new SchemaException($"session group '{g.Name}': '{p.Target}' has dimension {tables[target.Table].Dim} but '{p.Sessions}' has {tables[sess.Table].Dim}");
+                var target = Target(where, p.Target);
+                var sess = Sessions.FirstOrDefault(s => s.Name == p.Sessions) ?? throw new SchemaException($"{where}: '{p.Sessions}' is not a session feature");
+                SameDim(where, p.Target, target.Table, p.Sessions, sess.Table);
                 first ??= sess;
                 if (sess.MaxSessions != first.MaxSessions || sess.MaxLength != first.MaxLength)
-                    throw new SchemaException($"session group '{g.Name}': '{p.Sessions}' is {sess.MaxSessions}×{sess.MaxLength} but '{first.Name}' is {first.MaxSessions}×{first.MaxLength}");
+                    throw new SchemaException($"{where}: '{p.Sessions}' is {sess.MaxSessions}×{sess.MaxLength} but '{first.Name}' is {first.MaxSessions}×{first.MaxLength}");
             }
         }
         return this;
