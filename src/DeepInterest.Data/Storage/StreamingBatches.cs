@@ -5,7 +5,7 @@ namespace DeepInterest.Data.Storage;
 
 /// <summary>
 /// Training batches streamed from a cache file (<see cref="DatasetCache"/>) in chunks of
-/// <paramref name="chunkRows"/> rows, so a dataset larger than memory trains with memory bounded by
+/// <c>chunkRows</c> rows, so a dataset larger than memory trains with memory bounded by
 /// one chunk: each epoch visits the chunks in a seeded random order and shuffles the rows inside
 /// each chunk (a two-level shuffle; batches never mix rows of two chunks). One chunk buffer and one
 /// batch are reused for the whole run.

@@ -150,11 +150,13 @@ public abstract class CtrModel : Module
                 parts.Add(F.MaskedPool(Embeddings.Sequence(x, q.Name), x.Sequence(q.Name).Mask, Options.SequencePooling));
     }
 
-    /// <summary>Width of a session group's query and behaviours (its targets' embeddings concatenated).</summary>
-    protected int GroupDim(SessionGroup g) => g.Pairs.Sum(p => Schema.Table(Schema.SparseFeature(p.Target).Table).Dim);
-
     /// <summary>Width of a group's query (its targets' embeddings concatenated).</summary>
-    protected int GroupDim(AttentionGroup g) => g.Pairs.Sum(p => Schema.Table(Schema.SparseFeature(p.Target).Table).Dim);
+    protected int GroupDim(AttentionGroup g) => TargetsDim(g.Pairs.Select(p => p.Target));
+
+    /// <summary>Width of a session group's query and behaviours (its targets' embeddings concatenated).</summary>
+    protected int GroupDim(SessionGroup g) => TargetsDim(g.Pairs.Select(p => p.Target));
+
+    private int TargetsDim(IEnumerable<string> targets) => targets.Sum(t => Schema.Table(Schema.SparseFeature(t).Table).Dim);
 
     /// <summary>Click logits [B].</summary>
     public abstract Tensor Forward(ModelInput x);

@@ -24,7 +24,7 @@ public sealed class Dsin : CtrModel
 {
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, SessionInterest> _groups = new();
-    private readonly List<Tensor> _parts = new();
+    private readonly List<Tensor> _parts = new(), _q = new(), _k = new();
 
     public Dsin(FeatureSchema schema, ModelOptions options) : base(schema, options)
     {
@@ -53,8 +53,14 @@ public sealed class Dsin : CtrModel
         AddProfile(_parts, x);                                                                                      // [B, E] each
         foreach (var g in Schema.SessionGroups)
         {
-            var query = Concat(g.Pairs.Select(p => _emb.Sparse(x, p.Target)));                                    // [B, E]
-            var sessions = Concat(g.Pairs.Select(p => _emb.Session(x, p.Sessions)));                               // [B, S, L, E]
+            _q.Clear(); _k.Clear();
+            foreach (var p in g.Pairs)
+            {
+                _q.Add(_emb.Sparse(x, p.Target));                                                                  // [B, E_p]
+                _k.Add(_emb.Session(x, p.Sessions));                                                               // [B, S, L, E_p]
+            }
+            var query = F.ConcatLast(_q);                                                                          // [B, E]
+            var sessions = F.ConcatLast(_k);                                                                       // [B, S, L, E]
             var unit = _groups[g.Name];
             var (ui, uh) = unit.Forward(query, sessions, x.Session(g.Pairs[0].Sessions));
             _parts.Add(ui);                                                                                        // [B, E]
@@ -64,12 +70,6 @@ public sealed class Dsin : CtrModel
             if (unit.ItemWeights is { } items) LastWeights[g.Name + ".items"] = items;
         }
         return Head(_parts, x);                                                                                    // [B]
-    }
-
-    private static Tensor Concat(IEnumerable<Tensor> parts)
-    {
-        var list = parts.ToList();
-        return list.Count == 1 ? list[0] : F.ConcatLast(list);
     }
 }
 

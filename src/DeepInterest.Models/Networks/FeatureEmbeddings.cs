@@ -63,26 +63,20 @@ public sealed class FeatureEmbeddings : Module
         {
             if (!_reg.TryGetValue(t.Name, out var reg)) _reg[t.Name] = reg = (new int[t.Vocab], new int[t.Vocab], null);
             int n = 0;
-            void Mark(ReadOnlySpan<int> ids)
+            // Rows of ids at real positions (all positions when real is empty), each row once per batch.
+            void Mark(ReadOnlySpan<int> ids, ReadOnlySpan<bool> real)
             {
-                foreach (var id in ids)
-                    if (id != 0 && reg.Stamp[id] != _stamp) { reg.Stamp[id] = _stamp; reg.Rows[n++] = id; }
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    int id = ids[i];
+                    if (id != 0 && (real.IsEmpty || real[i]) && reg.Stamp[id] != _stamp) { reg.Stamp[id] = _stamp; reg.Rows[n++] = id; }
+                }
             }
-            foreach (var f in _schema.Sparse) if (f.Table == t.Name) Mark(x.Sparse(f.Name).Span);
+            foreach (var f in _schema.Sparse) if (f.Table == t.Name) Mark(x.Sparse(f.Name).Span, default);
             foreach (var q in _schema.Sequences)
-                if (q.Table == t.Name)
-                {
-                    var (ids, mask, _) = x.Sequence(q.Name);
-                    var span = ids.Span;
-                    for (int i = 0; i < span.Length; i++) if (mask.Values[i]) Mark(span.Slice(i, 1));
-                }
+                if (q.Table == t.Name) Mark(x.Sequence(q.Name).Ids.Span, x.Sequence(q.Name).Mask.Values);
             foreach (var q in _schema.Sessions)
-                if (q.Table == t.Name)
-                {
-                    var si = x.Session(q.Name);
-                    var span = si.Ids.Span; var m = si.Items.Values;
-                    for (int i = 0; i < span.Length; i++) if (m[i]) Mark(span.Slice(i, 1));
-                }
+                if (q.Table == t.Name) Mark(x.Session(q.Name).Ids.Span, x.Session(q.Name).Items.Values);
             var p = F.RowPenalty(_tables[t.Name].Weight, reg.Rows, n, mba ? reg.InvFreq : null, lambda);
             total = total is null ? p : F.Add(total, p);
         }

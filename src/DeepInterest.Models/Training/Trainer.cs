@@ -41,8 +41,7 @@ public sealed record TrainOptions
     }
 }
 
-/// <summary>One row of the training history.</summary>
-/// <param name="Monitor">metrics on a monitored set (e.g. test) for reporting only; never used to select</param>
+/// <summary>One row of the training history; <c>Monitor</c> holds metrics on a monitored set (e.g. test), for reporting only, never used to select.</summary>
 public sealed record EpochResult(int Epoch, double TrainLoss, EvalMetrics Validation, float LearningRate, double Seconds, double SamplesPerSecond, bool Best, EvalMetrics? Monitor = null);
 
 /// <summary>Receives progress; the CLI draws it, tests ignore it.</summary>
@@ -55,7 +54,7 @@ public interface ITrainingProgress
 /// <summary>Training stopped because the loss became NaN or infinite.</summary>
 public sealed class TrainingDivergedException(string message) : Exception(message);
 
-/// <summary>The outcome of <see cref="Trainer.Fit"/>.</summary>
+/// <summary>The outcome of <c>Trainer.Fit</c>.</summary>
 public sealed record TrainResult(IReadOnlyList<EpochResult> History, int BestEpoch, EvalMetrics BestValidation);
 
 /// <summary>
@@ -66,8 +65,7 @@ public sealed record TrainResult(IReadOnlyList<EpochResult> History, int BestEpo
 /// last, so a crash leaves the previous complete checkpoint): <c>last.safetensors</c> (weights),
 /// <c>best.safetensors</c> (the best epoch's weights), <c>optimizer.safetensors</c> (Adam's moments
 /// and step) and <c>trainer.json</c> (epoch, early-stopping state, history, shuffling and dropout
-/// random state). <see cref="Fit(CtrModel, IBatchSource, CtrDataset, ITrainingProgress?, string?, bool)"/>
-/// with <c>resume</c> continues such a run so that 2 + 2 epochs equal 4 uninterrupted ones bit for bit.
+/// random state). <c>Fit</c> with <c>resume</c> continues such a run so that 2 + 2 epochs equal 4 uninterrupted ones bit for bit.
 /// </summary>
 public sealed class Trainer(TrainOptions options)
 {
@@ -79,8 +77,11 @@ public sealed class Trainer(TrainOptions options)
         return Fit(model, new BatchIterator(train, Options.BatchSize, shuffle: true, Options.Seed, Options.BucketWindow), valid, progress, checkpointDir, resume, monitor);
     }
 
-    /// <param name="monitor">evaluated after every epoch and recorded in the history for reporting only (the
-    /// best epoch is always chosen on <paramref name="valid"/>)</param>
+    /// <summary>
+    /// Trains from any batch source (in memory or streamed). A <c>monitor</c> set is evaluated after
+    /// every epoch and recorded in the history for reporting only: the best epoch is always chosen on
+    /// <c>valid</c>.
+    /// </summary>
     public TrainResult Fit(CtrModel model, IBatchSource batches, CtrDataset valid, ITrainingProgress? progress = null, string? checkpointDir = null, bool resume = false, CtrDataset? monitor = null)
     {
         var o = Options;
@@ -88,7 +89,7 @@ public sealed class Trainer(TrainOptions options)
         var optimizer = new Adam(model.NamedParameters(), new AdamOptions(o.LearningRate, WeightDecay: o.WeightDecay, Sparse: o.EmbeddingUpdates));
         var input = new ModelInput();
         var state = new CheckpointState { Fingerprint = Fingerprint(model) };
-        var best = Snapshot(model);
+        Dictionary<string, float[]> best;
         EvalMetrics? bestMetrics = null;
         if (resume)
         {
@@ -98,6 +99,7 @@ public sealed class Trainer(TrainOptions options)
             batches.EpochCounter = state.EpochCounter;
             Checkpoint.SetRngStates(model, state.RngStates);
         }
+        else best = Snapshot(model);
         var history = state.History;
         int bestEpoch = state.BestEpoch, sinceBest = state.SinceBest;
         bool stopped = resume && (state.Stopped || state.Epoch >= o.Epochs);
