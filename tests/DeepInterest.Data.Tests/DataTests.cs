@@ -165,6 +165,31 @@ public class CsvTests : IDisposable
         Assert.Equal(10, s.Train.Sequences["histHighRatedMovieIds"].Lengths.Max());
         Assert.All(s.Train.Dense["age"], a => Assert.InRange(a, 0f, 1f));
     }
+
+    [Fact]
+    public void SeedProtocolMinCountMapsRareValuesToUnknown()
+    {
+        const string header = "userId,movieId,ratting,timestamp,last,histHighRatedMovieIds,negHistMovieIds,gender,age,occupation,zipCode,title,genres,label\n";
+        // Movie 7 occurs 4 times (twice as a target, once in a history, once in a negative history), movie 8 once;
+        // zip 111 twice, 222 once; gender F twice, M once.
+        var train = Write(header +
+            "1,7,5,1,1.0,8,7,F,1,10,111,A,Drama,1\n" +
+            "2,7,3,2,1.0,7,9,F,25,10,111,A,Drama,0\n" +
+            "3,9,4,3,1.0,9,9,M,35,3,222,B,Comedy|Drama,1\n");
+        var test = Write(header + "4,8,4,4,1.0,7|8,9|9,M,18,3,111,C,Comedy,1\n");
+        var all = MovieLensSeed.Load(train, test, 4, 0.34, 1, minCount: 1);
+        var kept = MovieLensSeed.Load(train, test, 4, 0.34, 1, minCount: 3);
+        var movies = kept.Fitted.Categories["movieId"];
+        Assert.NotEqual(CategoryEncoder.Unknown, movies.Encode("7"));             // 4 occurrences
+        Assert.NotEqual(CategoryEncoder.Unknown, movies.Encode("9"));             // 5 occurrences
+        Assert.Equal(CategoryEncoder.Unknown, movies.Encode("8"));                // 1 occurrence
+        Assert.Equal(CategoryEncoder.Unknown, kept.Fitted.Categories["zipCode"].Encode("111"));
+        Assert.NotEqual(CategoryEncoder.Unknown, all.Fitted.Categories["zipCode"].Encode("111"));
+        Assert.Equal(CategoryEncoder.Unknown, kept.Test.Sparse["movieId"][0]);
+        Assert.Equal([movies.Encode("7"), CategoryEncoder.Unknown], kept.Test.Sequences["histHighRatedMovieIds"].Row(0).ToArray());
+        Assert.Equal(movies.Size, kept.Test.Schema.Table("movie").Vocab);
+        Assert.Throws<ArgumentException>(() => MovieLensSeed.Load(train, test, 4, 0.34, 1, minCount: 0));
+    }
 }
 
 public class DinProtocolTests

@@ -152,7 +152,7 @@ public static class TrainCommand
             var r = DinProtocol.Build(log.Sequences, log.CategoryOf, options, log.Times);
             return (r.Train, r.Valid, r.Test, null);
         }
-        var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed);
+        var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed, d.MinCount);
         return (s.Train, s.Valid, s.Test, s.Fitted);
     }
 }

@@ -16,6 +16,7 @@ public sealed class DataConfig
     [Key("train", "training CSV")] public string Train { get; init; } = "../shared/data/movielens-1m-prediction-flow/train.csv";
     [Key("test", "test CSV")] public string Test { get; init; } = "../shared/data/movielens-1m-prediction-flow/test.csv";
     [Key("valid_fraction", "share of the training rows held out for validation")] public double ValidFraction { get; init; } = 0.1;
+    [Key("min_count", "movielens_seed: values seen fewer times in the training rows map to the unknown id (the tutorial's encoders: 5)")] public int MinCount { get; init; } = 1;
     [Key("embedding_dim", "embedding size of every table")] public int EmbeddingDim { get; init; } = 16;
     [Key("samples", "synthetic: number of impressions")] public int Samples { get; init; } = 60_000;
     [Key("ordered", "ml1m_din: the per-user ordered interactions (csv.gz)")] public string Ordered { get; init; } = "../shared/data/movielens-1m-ordered/ml1m_ordered_interactions.csv.gz";

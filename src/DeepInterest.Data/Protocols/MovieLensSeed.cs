@@ -50,13 +50,19 @@ public static class MovieLensSeed
 
     public sealed record Splits(CtrDataset Train, CtrDataset Valid, CtrDataset Test, Encoders Fitted);
 
-    /// <summary>Reads both files, fits encoders on train, and splits <paramref name="validFraction"/> of train (seeded) off for validation.</summary>
-    public static Splits Load(string trainCsv, string testCsv, int embeddingDim, double validFraction, ulong seed)
+    /// <summary>
+    /// Reads both files, fits encoders on train, and splits <paramref name="validFraction"/> of train (seeded) off for validation.
+    /// Values seen fewer than <paramref name="minCount"/> times in the training file (the tutorial's encoders use 5)
+    /// map to the unknown id: with one row per user most zip codes and target movies occur once, and their
+    /// embeddings would only memorize the training labels.
+    /// </summary>
+    public static Splits Load(string trainCsv, string testCsv, int embeddingDim, double validFraction, ulong seed, int minCount = 1)
     {
         if (validFraction is <= 0 or >= 1) throw new ArgumentException($"data.valid_fraction must be in (0, 1), got {validFraction}.");
+        if (minCount < 1) throw new ArgumentException($"data.min_count must be at least 1, got {minCount}.");
         var train = CsvTable.Read(trainCsv);
         var test = CsvTable.Read(testCsv);
-        var enc = Fit(train);
+        var enc = Fit(train, minCount);
         var schema = Schema(enc, embeddingDim);
         var all = Build(train, enc, schema);
         var order = Enumerable.Range(0, all.Count).ToArray();
@@ -68,21 +74,21 @@ public static class MovieLensSeed
         return new Splits(tr, valid, Build(test, enc, schema), enc);
     }
 
-    private static Encoders Fit(CsvTable t)
+    private static Encoders Fit(CsvTable t, int minCount)
     {
         var cats = new Dictionary<string, CategoryEncoder>();
         foreach (var name in Sparse.Where(n => n != "movieId"))
         {
             int c = t.Column(name);
-            cats[name] = new CategoryEncoder().Fit(Enumerable.Range(0, t.Count).Select(r => t.Text(r, c)));
+            cats[name] = new CategoryEncoder(minCount).Fit(Enumerable.Range(0, t.Count).Select(r => t.Text(r, c)));
         }
         // One movie vocabulary for the target and both histories (they share an embedding table).
         int m = t.Column("movieId"), h = t.Column("histHighRatedMovieIds"), n = t.Column("negHistMovieIds");
         var movies = Enumerable.Range(0, t.Count).SelectMany(r =>
             new[] { t.Id(r, m).ToString() }.Concat(t.List(r, h, '|', MaxHistory, true)).Concat(t.List(r, n, '|', MaxHistory, true)));
-        cats["movieId"] = new CategoryEncoder().Fit(movies);
+        cats["movieId"] = new CategoryEncoder(minCount).Fit(movies);
         int g = t.Column("genres");
-        var genres = new CategoryEncoder().Fit(Enumerable.Range(0, t.Count).SelectMany(r => t.List(r, g, '|', MaxGenres, true)));
+        var genres = new CategoryEncoder(minCount).Fit(Enumerable.Range(0, t.Count).SelectMany(r => t.List(r, g, '|', MaxGenres, true)));
         int a = t.Column("age");
         var ages = Enumerable.Range(0, t.Count).Select(r => t.Float(r, a)).OrderBy(v => v).ToArray();
         return new Encoders(cats, genres, ages);
