@@ -58,6 +58,9 @@ public sealed class Mask
     /// <summary>True where the position is real.</summary>
     public ReadOnlySpan<bool> Values => _values.AsSpan(0, Batch * Steps);
 
+    /// <summary>The backing array (at least Batch × Steps long), for kernels that run on worker threads.</summary>
+    internal bool[] Buffer => _values;
+
     public bool this[int b, int t] => _values[b * Steps + t];
 
     /// <summary>The real positions of row <paramref name="b"/>.</summary>

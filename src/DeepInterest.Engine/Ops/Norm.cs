@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.Kernels;
 
 namespace DeepInterest.Engine;
 
@@ -27,27 +28,32 @@ public static partial class F
         }
         var mean = Tensor.Empty(new Shape(c));
         var invStd = Tensor.Empty(new Shape(c));
-        var xhat = Tensor.Empty(x.Shape);
         var y = Tensor.Empty(x.Shape);
-        var xs = x.Span; var ms = mean.Span; var inv = invStd.Span;
+        bool record = Tape.ShouldRecord(x, weight ?? x, bias);
+        var xhat = record ? Tensor.Empty(x.Shape) : null;
+        var ms = mean.Span; var inv = invStd.Span;
+        var mbuf = mask?.Buffer;
         int n = 0;
         if (training)
         {
             // Two passes (mean, then squared deviations): a CTR batch has ~10⁴ rows and one-pass
-            // sums of squares lose digits.
-            Span<double> sum = c <= 512 ? stackalloc double[c] : new double[c];
-            Span<double> sq = c <= 512 ? stackalloc double[c] : new double[c];
-            sum.Clear(); sq.Clear();
-            var mvals = mask is null ? default : mask.Values;
-            for (int r = 0; r < rows; r++) if (mask is null || mvals[r]) n++;
+            // sums of squares lose digits. Float sums per 256-row block, blocks added in double.
+            for (int r = 0; r < rows; r++) if (mbuf is null || mbuf[r]) n++;
             if (n == 0) { ms.Clear(); inv.Fill(1f / MathF.Sqrt(1f + eps)); }
             else
             {
-                var part = Tensor.Empty(new Shape(c)).Span;
-                // Vectorized float sums over blocks of 256 rows, each block added in double.
-                BlockedColumnSums(xs, rows, c, mvals, mask is not null, default, part, sum);
+                int blocks = ChannelKernels.Blocks(rows);
+                var part = Tensor.Empty(new Shape(blocks, c));
+                Span<double> sum = c <= 512 ? stackalloc double[c] : new double[c];
+                Span<double> sq = c <= 512 ? stackalloc double[c] : new double[c];
+                sum.Clear(); sq.Clear();
+                var sums = new ChannelKernels.ColumnSums { X = x.Buffer, Part = part.Buffer, Mask = mbuf, Rows = rows, C = c };
+                ChannelKernels.ForBlocks(rows, c, ref sums);
+                ChannelKernels.CombineBlocks(part.Span, blocks, c, sum);
                 for (int k = 0; k < c; k++) { sum[k] /= n; ms[k] = (float)sum[k]; }
-                BlockedColumnSums(xs, rows, c, mvals, mask is not null, ms, part, sq);
+                sums.Mean = mean.Buffer;
+                ChannelKernels.ForBlocks(rows, c, ref sums);
+                ChannelKernels.CombineBlocks(part.Span, blocks, c, sq);
                 var rm = runningMean.Span; var rv = runningVar.Span;
                 for (int k = 0; k < c; k++)
                 {
@@ -64,52 +70,24 @@ public static partial class F
             var rv = runningVar.Span;
             for (int k = 0; k < c; k++) inv[k] = 1f / MathF.Sqrt(rv[k] + eps);
         }
-        var xh = xhat.Span; var ys = y.Span;
-        var mrow = mask is null ? default : mask.Values;
-        for (int r = 0; r < rows; r++)
+        // y = x̂·γ + β with x̂ = (x − μ)·inv; x̂ is kept only for backward.
+        var scale = weight;
+        if (scale is null) { scale = Tensor.Empty(new Shape(c)); scale.Span.Fill(1f); }
+        var shift = bias ?? Tensor.ZerosTemp(new Shape(c));
+        var rowsK = new ChannelKernels.NormalizeRows
         {
-            if (mask is not null && !mrow[r]) { xh.Slice(r * c, c).Clear(); ys.Slice(r * c, c).Clear(); continue; }
-            var xr = xs.Slice(r * c, c); var hr = xh.Slice(r * c, c); var yr = ys.Slice(r * c, c);
-            TensorPrimitives.Subtract(xr, ms, hr);
-            TensorPrimitives.Multiply(hr, inv, hr);
-            if (weight is not null) TensorPrimitives.Multiply(hr, weight.Span, yr); else hr.CopyTo(yr);
-            if (bias is not null) TensorPrimitives.Add(yr, bias.Span, yr);
-        }
-        if (Tape.ShouldRecord(x, weight ?? x, bias))
+            X = x.Buffer, Y = y.Buffer, Mean = mean.Buffer, Inv = invStd.Buffer, Scale = scale.Buffer, Shift = shift.Buffer,
+            XHat = xhat?.Buffer, Mask = mbuf, C = c,
+        };
+        ChannelKernels.ForRows(rows, c, ref rowsK);
+        if (record)
         {
             var node = BatchNormNode.Rent();
-            node.X = x; node.W = weight; node.B = bias; node.XHat = xhat; node.InvStd = invStd;
+            node.X = x; node.W = weight; node.B = bias; node.XHat = xhat!; node.InvStd = invStd;
             node.Training = training; node.M = mask; node.Count = n;
             Tape.Record(node, y);
         }
         return y;
-    }
-
-    /// <summary>
-    /// acc[k] += Σ_r v[r, k] over selected rows, with v = x (mean empty) or (x − mean)² — float vector
-    /// sums per block of 256 rows, blocks added in double (fast, and accurate for 10⁴-row batches).
-    /// </summary>
-    private static void BlockedColumnSums(ReadOnlySpan<float> x, int rows, int c, ReadOnlySpan<bool> mask, bool masked,
-        ReadOnlySpan<float> mean, Span<float> part, Span<double> acc)
-    {
-        Span<float> tmp = c <= 1024 ? stackalloc float[c] : new float[c];
-        for (int r0 = 0; r0 < rows; r0 += 256)
-        {
-            part.Clear();
-            int r1 = Math.Min(rows, r0 + 256);
-            for (int r = r0; r < r1; r++)
-            {
-                if (masked && !mask[r]) continue;
-                var xr = x.Slice(r * c, c);
-                if (mean.IsEmpty) TensorPrimitives.Add(part, xr, part);
-                else
-                {
-                    TensorPrimitives.Subtract(xr, mean, tmp);
-                    TensorPrimitives.MultiplyAdd(tmp, tmp, part, part);
-                }
-            }
-            for (int k = 0; k < c; k++) acc[k] += part[k];
-        }
     }
 
     private sealed class BatchNormNode : Node<BatchNormNode>
@@ -125,55 +103,34 @@ public static partial class F
         // evaluation: dx = gy·γ/σ. dγ = Σ gy·x̂, dβ = Σ gy.
         public override void Backward()
         {
-            int c = X.Shape.Last, rows = X.Shape.Rows;
-            var gy = Output.Grad!.Span; var xh = XHat.Span; var inv = InvStd.Span;
-            var mv = M is null ? default : M.Values;
-            Span<float> gw = W is { RequiresGrad: true } ? W.GradSpan() : default;
-            Span<float> gb = B is { RequiresGrad: true } ? B.GradSpan() : default;
+            int c = X.Shape.Last, rows = X.Shape.Rows, blocks = ChannelKernels.Blocks(rows);
+            var inv = InvStd.Span;
+            var mbuf = M?.Buffer;
+            var partG = Tensor.Empty(new Shape(blocks, c)); var partGH = Tensor.Empty(new Shape(blocks, c));
+            var sums = new ChannelKernels.GradSums { G = Output.Grad!.Buffer, XHat = XHat.Buffer, PartG = partG.Buffer, PartGH = partGH.Buffer, Mask = mbuf, Rows = rows, C = c };
+            ChannelKernels.ForBlocks(rows, c, ref sums);
             Span<double> sg = c <= 512 ? stackalloc double[c] : new double[c];
             Span<double> sgx = c <= 512 ? stackalloc double[c] : new double[c];
             sg.Clear(); sgx.Clear();
-            var part = Tensor.Empty(new Shape(2 * c)).Span;
-            for (int r0 = 0; r0 < rows; r0 += 256)
-            {
-                var p1 = part[..c]; var p2 = part[c..];
-                p1.Clear(); p2.Clear();
-                for (int r = r0; r < Math.Min(rows, r0 + 256); r++)
-                {
-                    if (M is not null && !mv[r]) continue;
-                    var g = gy.Slice(r * c, c);
-                    TensorPrimitives.Add(p1, g, p1);
-                    TensorPrimitives.MultiplyAdd(g, xh.Slice(r * c, c), p2, p2);
-                }
-                for (int k = 0; k < c; k++) { sg[k] += p1[k]; sgx[k] += p2[k]; }
-            }
-            for (int k = 0; k < c; k++)
-            {
-                if (!gw.IsEmpty) gw[k] += (float)sgx[k];
-                if (!gb.IsEmpty) gb[k] += (float)sg[k];
-            }
+            ChannelKernels.CombineBlocks(partG.Span, blocks, c, sg);
+            ChannelKernels.CombineBlocks(partGH.Span, blocks, c, sgx);
+            if (W is { RequiresGrad: true }) { var gw = W.GradSpan(); for (int k = 0; k < c; k++) gw[k] += (float)sgx[k]; }
+            if (B is { RequiresGrad: true }) { var gb = B.GradSpan(); for (int k = 0; k < c; k++) gb[k] += (float)sg[k]; }
             if (!X.RequiresGrad) return;
-            var gx = X.GradSpan();
+            X.GradSpan();
             // dx = scale ⊙ (gy − a − x̂ ⊙ b) with per-channel scale = γ/σ, a = Σgy/N, b = Σgy·x̂/N (training).
-            var scale = Tensor.Empty(new Shape(c)).Span; var ca = Tensor.Empty(new Shape(c)).Span; var cb = Tensor.Empty(new Shape(c)).Span;
-            var tmp = Tensor.Empty(new Shape(c)).Span;
+            var scale = Tensor.Empty(new Shape(c)); var ca = Tensor.Empty(new Shape(c)); var cb = Tensor.Empty(new Shape(c));
+            var ss = scale.Span; var cas = ca.Span; var cbs = cb.Span;
             var w = W is null ? default : W.Span;
+            bool stats = Training && Count > 0;
             for (int k = 0; k < c; k++)
             {
-                scale[k] = inv[k] * (W is null ? 1f : w[k]);
-                bool stats = Training && Count > 0;
-                ca[k] = stats ? (float)(sg[k] / Count) : 0f;
-                cb[k] = stats ? (float)(sgx[k] / Count) : 0f;
+                ss[k] = inv[k] * (W is null ? 1f : w[k]);
+                cas[k] = stats ? (float)(sg[k] / Count) : 0f;
+                cbs[k] = stats ? (float)(sgx[k] / Count) : 0f;
             }
-            for (int r = 0; r < rows; r++)
-            {
-                if (M is not null && !mv[r]) continue;
-                var d = gx.Slice(r * c, c);
-                TensorPrimitives.Multiply(xh.Slice(r * c, c), cb, tmp);
-                TensorPrimitives.Add(tmp, ca, tmp);
-                TensorPrimitives.Subtract(gy.Slice(r * c, c), tmp, tmp);
-                TensorPrimitives.MultiplyAdd(tmp, scale, d, d);
-            }
+            var dx = new ChannelKernels.NormalizeBackwardRows { G = Output.Grad!.Buffer, XHat = XHat.Buffer, DX = X.Grad!.Buffer, Scale = scale.Buffer, A = ca.Buffer, Bv = cb.Buffer, Mask = mbuf, C = c };
+            ChannelKernels.ForRows(rows, c, ref dx);
         }
     }
 
@@ -187,21 +144,16 @@ public static partial class F
         if (z.Shape != x.Shape || alpha.Size != c)
             throw new ArgumentException($"DiceGate: x {x.Shape}, normalized {z.Shape} and alpha {alpha.Shape} do not match.");
         var y = Tensor.Empty(x.Shape);
-        var p = Tensor.Empty(x.Shape);
-        TensorPrimitives.Sigmoid(z.Span, p.Span);
-        var xs = x.Span; var ps = p.Span; var a = alpha.Span; var ys = y.Span;
-        var oneMinusA = Tensor.Empty(new Shape(c)).Span;
-        TensorPrimitives.Subtract(1f, a, oneMinusA);
-        for (int r = 0; r < rows; r++)
-        {
-            var yr = ys.Slice(r * c, c);
-            TensorPrimitives.MultiplyAdd(ps.Slice(r * c, c), oneMinusA, a, yr);   // a + p(1 − a)
-            TensorPrimitives.Multiply(yr, xs.Slice(r * c, c), yr);
-        }
-        if (Tape.ShouldRecord(x, z, alpha))
+        bool record = Tape.ShouldRecord(x, z, alpha);
+        var p = record ? Tensor.Empty(x.Shape) : null;         // inference computes p into y
+        var oneMinusA = Tensor.Empty(new Shape(c));
+        TensorPrimitives.Subtract(1f, alpha.Span, oneMinusA.Span);
+        var k = new ChannelKernels.DiceRows { X = x.Buffer, Z = z.Buffer, Y = y.Buffer, Alpha = alpha.Buffer, OneMinusAlpha = oneMinusA.Buffer, P = p?.Buffer, C = c };
+        ChannelKernels.ForRows(rows, c, ref k);
+        if (record)
         {
             var n = DiceNode.Rent();
-            n.X = x; n.Z = z; n.A = alpha; n.P = p;
+            n.X = x; n.Z = z; n.A = alpha; n.P = p!;
             Tape.Record(n, y);
         }
         return y;
@@ -212,32 +164,30 @@ public static partial class F
         public Tensor X = null!, Z = null!, A = null!, P = null!;
         protected override void Clear() { X = Z = A = P = null!; }
 
+        // With t = gy·x: dx = gy·(α + p(1 − α)), dz = t·p(1 − p)(1 − α), dα = Σ t·(1 − p).
         public override void Backward()
         {
-            int c = X.Shape.Last, rows = X.Shape.Rows;
-            var gy = Output.Grad!.Span; var xs = X.Span; var ps = P.Span; var a = A.Span;
-            Span<float> gx = X.RequiresGrad ? X.GradSpan() : default;
-            Span<float> gz = Z.RequiresGrad ? Z.GradSpan() : default;
-            Span<float> ga = A.RequiresGrad ? A.GradSpan() : default;
-            var oneMinusA = Tensor.Empty(new Shape(c)).Span;
-            TensorPrimitives.Subtract(1f, a, oneMinusA);
-            var t1 = Tensor.Empty(new Shape(c)).Span; var t2 = Tensor.Empty(new Shape(c)).Span;
-            for (int r = 0; r < rows; r++)
+            int c = X.Shape.Last, rows = X.Shape.Rows, blocks = ChannelKernels.Blocks(rows);
+            var oneMinusA = Tensor.Empty(new Shape(c));
+            TensorPrimitives.Subtract(1f, A.Span, oneMinusA.Span);
+            if (X.RequiresGrad) X.GradSpan();
+            if (Z.RequiresGrad) Z.GradSpan();
+            var part = A.RequiresGrad ? Tensor.Empty(new Shape(blocks, c)) : null;
+            var k = new ChannelKernels.DiceBackwardBlocks
             {
-                var g = gy.Slice(r * c, c); var p = ps.Slice(r * c, c); var xv = xs.Slice(r * c, c);
-                TensorPrimitives.Multiply(g, xv, t1);                                   // g·x
-                if (!gx.IsEmpty) { TensorPrimitives.MultiplyAdd(p, oneMinusA, a, t2); var d = gx.Slice(r * c, c); TensorPrimitives.MultiplyAdd(g, t2, d, d); }
-                if (!ga.IsEmpty) { TensorPrimitives.Subtract(1f, p, t2); TensorPrimitives.MultiplyAdd(t1, t2, ga, ga); }
-                if (!gz.IsEmpty)
-                {
-                    TensorPrimitives.Subtract(1f, p, t2);
-                    TensorPrimitives.Multiply(t2, p, t2);                              // p(1 − p)
-                    TensorPrimitives.Multiply(t2, oneMinusA, t2);
-                    var d = gz.Slice(r * c, c);
-                    TensorPrimitives.MultiplyAdd(t1, t2, d, d);
-                }
-            }
+                G = Output.Grad!.Buffer, X = X.Buffer, P = P.Buffer, Alpha = A.Buffer, OneMinusAlpha = oneMinusA.Buffer,
+                DX = X.RequiresGrad ? X.Grad!.Buffer : null, DZ = Z.RequiresGrad ? Z.Grad!.Buffer : null, PartA = part?.Buffer, Rows = rows, C = c,
+            };
+            ChannelKernels.ForBlocks(rows, c, ref k);
+            if (part is not null) AddBlocks(part.Span, blocks, c, A.GradSpan(), shared: false);
         }
+    }
+
+    /// <summary>grad[k] += Σ_b part[b, k] in block order (all channels into grad[0] when the slope is shared).</summary>
+    private static void AddBlocks(ReadOnlySpan<float> part, int blocks, int c, Span<float> grad, bool shared)
+    {
+        for (int b = 0; b < blocks; b++)
+            for (int k = 0; k < c; k++) grad[shared ? 0 : k] += part[b * c + k];
     }
 
     /// <summary>PReLU with one slope per channel (last axis) or one shared slope: y = max(0, x) + α·min(0, x).</summary>
@@ -247,15 +197,9 @@ public static partial class F
         if (alpha.Size != 1 && alpha.Size != c)
             throw new ArgumentException($"PRelu: alpha must have 1 or {c} elements for input {x.Shape}, got {alpha.Shape}.");
         var y = Tensor.Empty(x.Shape);
-        var xs = x.Span; var a = alpha.Span; var ys = y.Span;
-        bool shared = alpha.Size == 1;
-        for (int r = 0; r < rows; r++)
-            for (int k = 0; k < c; k++)
-            {
-                int i = r * c + k;
-                float v = xs[i];
-                ys[i] = v > 0 ? v : (shared ? a[0] : a[k]) * v;
-            }
+        var slopes = PerChannel(alpha, c);
+        var k = new ChannelKernels.PReluRows { X = x.Buffer, Y = y.Buffer, Alpha = slopes.Buffer, C = c };
+        ChannelKernels.ForRows(rows, c, ref k);
         if (Tape.ShouldRecord(x, alpha))
         {
             var n = PReluNode.Rent();
@@ -265,26 +209,33 @@ public static partial class F
         return y;
     }
 
+    /// <summary>The slopes as C values: alpha itself, or a shared slope repeated.</summary>
+    private static Tensor PerChannel(Tensor alpha, int c)
+    {
+        if (alpha.Size == c) return alpha;
+        var t = Tensor.Empty(new Shape(c));
+        t.Span.Fill(alpha.Span[0]);
+        return t;
+    }
+
     private sealed class PReluNode : Node<PReluNode>
     {
         public Tensor X = null!, A = null!;
         protected override void Clear() { X = A = null!; }
 
+        // dx = gy where x > 0, else α·gy; dα = Σ over x ≤ 0 of gy·x.
         public override void Backward()
         {
-            int c = X.Shape.Last, rows = X.Shape.Rows;
-            var gy = Output.Grad!.Span; var xs = X.Span; var a = A.Span;
-            bool shared = A.Size == 1;
-            Span<float> gx = X.RequiresGrad ? X.GradSpan() : default;
-            Span<float> ga = A.RequiresGrad ? A.GradSpan() : default;
-            for (int r = 0; r < rows; r++)
-                for (int k = 0; k < c; k++)
-                {
-                    int i = r * c + k;
-                    float v = xs[i], g = gy[i];
-                    if (!gx.IsEmpty) gx[i] += v > 0 ? g : (shared ? a[0] : a[k]) * g;
-                    if (!ga.IsEmpty && v <= 0) ga[shared ? 0 : k] += g * v;
-                }
+            int c = X.Shape.Last, rows = X.Shape.Rows, blocks = ChannelKernels.Blocks(rows);
+            if (X.RequiresGrad) X.GradSpan();
+            var part = A.RequiresGrad ? Tensor.Empty(new Shape(blocks, c)) : null;
+            var k = new ChannelKernels.PReluBackwardBlocks
+            {
+                G = Output.Grad!.Buffer, X = X.Buffer, Alpha = PerChannel(A, c).Buffer,
+                DX = X.RequiresGrad ? X.Grad!.Buffer : null, PartA = part?.Buffer, Rows = rows, C = c,
+            };
+            ChannelKernels.ForBlocks(rows, c, ref k);
+            if (part is not null) AddBlocks(part.Span, blocks, c, A.GradSpan(), shared: A.Size != c);
         }
     }
 
