@@ -35,13 +35,15 @@ public class KernelTests
         int pad = 3;
         int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
         var a = Rand(r, (ta ? k : m) * lda); var b = Rand(r, (tb ? n : k) * ldb);
-        foreach (var (alpha, beta) in new[] { (1f, 0f), (1f, 1f), (0.5f, -0.25f) })
+        foreach (var (alpha, beta, withBias) in new[] { (1f, 0f, false), (1f, 1f, false), (0.5f, -0.25f, false), (1f, 0f, true), (0.5f, 1f, true), (1f, -0.25f, true) })
         {
             var c = Rand(r, m * ldc);
+            var bias = withBias ? Rand(r, n) : null;
             var original = (float[])c.Clone();
             var expected = c.Select(v => (double)v).ToArray();
             NaiveGemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, expected, ldc);
-            Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            if (bias is not null) for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) expected[i * ldc + j] += bias[j];
+            Gemm.Sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, bias);
             for (int i = 0; i < m; i++)
                 for (int j = 0; j < n; j++)
                 {

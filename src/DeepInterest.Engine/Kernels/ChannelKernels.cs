@@ -42,6 +42,21 @@ internal static class ChannelKernels
 
     private const int MaxStackChannels = 1024;
 
+    /// <summary>
+    /// acc[k] += Σ_r m[r, k] (a bias gradient), split over threads by row blocks; <paramref name="part"/>
+    /// is scratch of at least Blocks(rows) × C floats.
+    /// </summary>
+    public static void ColumnSumAdd(float[] m, int rows, int c, float[] part, Span<float> acc)
+    {
+        int blocks = Blocks(rows);
+        var k = new ColumnSums { X = m, Part = part, Rows = rows, C = c };
+        ForBlocks(rows, c, ref k);
+        Span<double> sum = c <= MaxStackChannels ? stackalloc double[c] : new double[c];
+        sum.Clear();
+        CombineBlocks(part, blocks, c, sum);
+        for (int j = 0; j < c; j++) acc[j] += (float)sum[j];
+    }
+
     /// <summary>acc[k] += Σ_b part[b, k] over blocks in order, in double.</summary>
     public static void CombineBlocks(ReadOnlySpan<float> part, int blocks, int c, Span<double> acc)
     {

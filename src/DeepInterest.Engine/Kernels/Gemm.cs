@@ -12,27 +12,33 @@ namespace DeepInterest.Engine.Kernels;
 /// </summary>
 public static class Gemm
 {
+    /// <param name="bias">Optional [n] row added to every row of C after the beta scaling (a Linear layer's bias).</param>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias = default)
     {
         if (m == 0 || n == 0) return;
-        for (int i = 0; i < m; i++)
-        {
-            var crow = c.Slice(i * ldc, n);
-            if (beta == 0f) crow.Clear();
-            else if (beta != 1f) TensorPrimitives.Multiply(crow, beta, crow);
-        }
-        if (k == 0 || alpha == 0f) return;
-        if (Vector512.IsHardwareAccelerated && Fma.IsSupported && (long)m * n * k >= 32_768 && n >= 8 && k >= 4)
+        if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"Sgemm: bias has {bias.Length} elements, C has {n} columns.");
+        if (k > 0 && alpha != 0f && Vector512.IsHardwareAccelerated && Fma.IsSupported && (long)m * n * k >= 32_768 && n >= 8 && k >= 4)
         {
             unsafe
             {
-                fixed (float* pa = a, pb = b, pc = c)
-                    PackedGemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, pc, ldc);
+                // C's rows are initialised (beta, bias) by the thread that computes them, so they are in its cache.
+                fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+                    PackedGemm(transA, transB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, bias.IsEmpty ? null : pbias);
             }
             return;
         }
+        for (int i = 0; i < m; i++) InitRow(c.Slice(i * ldc, n), beta, bias);
+        if (k == 0 || alpha == 0f) return;
         ReferenceGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+    }
+
+    /// <summary>C row ← beta·C row + bias (beta = 0 overwrites, so NaN or garbage in C does not survive).</summary>
+    private static void InitRow(Span<float> crow, float beta, ReadOnlySpan<float> bias)
+    {
+        if (beta == 0f) { if (bias.IsEmpty) crow.Clear(); else bias[..crow.Length].CopyTo(crow); return; }
+        if (beta != 1f) TensorPrimitives.Multiply(crow, beta, crow);
+        if (!bias.IsEmpty) TensorPrimitives.Add(crow, bias[..crow.Length], crow);
     }
 
     // Packed GEMM: op(B) is packed once, per k-block, into panels of NR = 32 columns ([KC][32],
@@ -47,7 +53,7 @@ public static class Gemm
     [ThreadStatic] private static float[]? _packAll;
 
     private static unsafe void PackedGemm(bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, int lda, float* b, int ldb, float* c, int ldc)
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
         int nPanels = (n + NR - 1) / NR, kBlocks = (k + KC - 1) / KC;
         long blockSize = (long)KC * NR * nPanels;
@@ -60,7 +66,7 @@ public static class Gemm
             if (parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
             else pack.Run(0, kBlocks);
             int rowPanels = (m + MR - 1) / MR;
-            var job = new RowJob { A = a, Lda = lda, TransA = transA, Pb = pb, BlockSize = blockSize, C = c, Ldc = ldc, M = m, N = n, K = k, Alpha = alpha };
+            var job = new RowJob { A = a, Lda = lda, TransA = transA, Pb = pb, BlockSize = blockSize, C = c, Ldc = ldc, M = m, N = n, K = k, Alpha = alpha, Beta = beta, Bias = bias };
             if (kBlocks == 1)
             {
                 if (parallel) Par.For(rowPanels, 1, ref job);
@@ -157,16 +163,18 @@ public static class Gemm
 
     private unsafe struct RowJob : IRangeKernel
     {
-        public float* A, Pb, C, PackedA;
+        public float* A, Pb, C, PackedA, Bias;
         public int Lda, Ldc, M, N, K, KBlocks;
         public long BlockSize;
         public bool TransA;
-        public float Alpha;
+        public float Alpha, Beta;
 
         public void Run(int start, int end)
         {
             var pack = _packA ??= new float[KC * MR];
             int nPanels = (N + NR - 1) / NR;
+            var bias = Bias == null ? default : new ReadOnlySpan<float>(Bias, N);
+            for (int i = start * MR, i1 = Math.Min(M, end * MR); i < i1; i++) InitRow(new Span<float>(C + (long)i * Ldc, N), Beta, bias);
             fixed (float* own = pack)
             {
                 // k-blocks outside: one packed block of B stays in cache across this thread's row panels.

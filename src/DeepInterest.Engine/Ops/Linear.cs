@@ -17,13 +17,7 @@ public static partial class F
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outF))
             throw new ArgumentException($"Linear: bias must be [{outF}], got {bias.Shape}.");
         var y = Tensor.Empty(x.Shape.WithLast(outF));
-        var ys = y.Span;
-        if (bias is not null)
-        {
-            var bs = bias.Span;
-            for (int r = 0; r < rows; r++) bs.CopyTo(ys.Slice(r * outF, outF));
-        }
-        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x.Span, inF, weight.Span, inF, bias is null ? 0f : 1f, ys, outF);
+        Gemm.Sgemm(false, true, rows, outF, inF, 1f, x.Span, inF, weight.Span, inF, 0f, y.Span, outF, bias is null ? default : bias.Span);
         if (Tape.ShouldRecord(x, weight, bias))
         {
             var n = LinearNode.Rent();
@@ -45,7 +39,8 @@ public static partial class F
             var gy = Output.Grad!.Span;
             if (X.RequiresGrad) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, outF, W.Span, inF, 1f, X.GradSpan(), inF);
             if (W.RequiresGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, outF, X.Span, inF, 1f, W.GradSpan(), inF);
-            if (B is { RequiresGrad: true }) Simd.ColumnSumAdd(gy, rows, outF, B.GradSpan());
+            if (B is { RequiresGrad: true })
+                ChannelKernels.ColumnSumAdd(Output.Grad!.Buffer, rows, outF, Tensor.Empty(new Shape(ChannelKernels.Blocks(rows), outF)).Buffer, B.GradSpan());
         }
     }
 
