@@ -56,6 +56,36 @@ public class KernelTests
     }
 
     [Theory]
+    [InlineData(true, 108, 36)]      // a GRU step: h·W_hhᵀ
+    [InlineData(false, 36, 108)]     // its backward: dGH·W_hh
+    [InlineData(false, 41, 300)]     // two k-blocks
+    public void PackedOperandGivesTheSameRowsWhateverTheRowSplit(bool tb, int n, int k)
+    {
+        if (!Gemm.CanPack(n, k)) return;                 // no packed kernel on this CPU: Sgemm serves every product
+        var r = new Rng(4);
+        int m = 70;
+        var a = Rand(r, m * k); var b = Rand(r, n * k); var bias = Rand(r, n);
+        int ldb = tb ? k : n;
+        var expected = new double[m * n];
+        NaiveGemm(false, tb, m, n, k, 1f, a, k, b, ldb, 0f, expected, n);
+        var packed = Gemm.Pack(tb, n, k, b, ldb, new float[Gemm.PackedSize(n, k)]);
+        float[] Split(int rows)
+        {
+            var c = Rand(r, m * n);
+            for (int r0 = 0; r0 < m; r0 += rows)
+            {
+                int h = Math.Min(rows, m - r0);
+                Gemm.SgemmPacked(h, packed, 1f, a.AsSpan(r0 * k), k, 0f, c.AsSpan(r0 * n), n, bias);
+            }
+            return c;
+        }
+        var whole = Split(m);
+        for (int i = 0; i < m * n; i++) Assert.True(Math.Abs(whole[i] - (expected[i] + bias[i % n])) <= 1e-4 * Math.Sqrt(k), $"C[{i / n},{i % n}]");
+        Assert.Equal(whole, Split(32));
+        Assert.Equal(whole, Split(5));
+    }
+
+    [Theory]
     [InlineData(false, true, 2000, 80, 144)]   // forward x·Wᵀ: one k-block
     [InlineData(true, false, 80, 144, 2000)]   // weight gradient gyᵀ·x: many k-blocks, A packed up front
     [InlineData(false, false, 333, 97, 700)]

@@ -33,6 +33,64 @@ public static class Gemm
         ReferenceGemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
     }
 
+    /// <summary>
+    /// op(B) packed once for many products with the same right operand — a recurrent weight over the
+    /// time steps of a sequence. Available when <see cref="CanPack"/>; otherwise use <see cref="Sgemm"/>.
+    /// </summary>
+    public readonly struct PackedMatrix(float[] data, int n, int k, long blockSize)
+    {
+        internal float[] Data { get; } = data;
+        internal int N { get; } = n;
+        internal int K { get; } = k;
+        internal long BlockSize { get; } = blockSize;
+    }
+
+    /// <summary>Whether <see cref="Pack"/> and <see cref="SgemmPacked"/> can serve an op(B) of [k, n].</summary>
+    public static bool CanPack(int n, int k) => Vector512.IsHardwareAccelerated && Fma.IsSupported && n >= 8 && k >= 4;
+
+    /// <summary>Floats the packed form of a [k, n] operand needs.</summary>
+    public static int PackedSize(int n, int k) => KC * NR * ((n + NR - 1) / NR) * ((k + KC - 1) / KC);
+
+    /// <summary>Packs op(B) ([k, n], or [n, k] when <paramref name="transB"/>) into <paramref name="dst"/> (≥ <see cref="PackedSize"/>).</summary>
+    public static PackedMatrix Pack(bool transB, int n, int k, ReadOnlySpan<float> b, int ldb, float[] dst)
+    {
+        if (!CanPack(n, k)) throw new InvalidOperationException($"Gemm.Pack: no packed kernel for [{k}, {n}] on this CPU.");
+        if (dst.Length < PackedSize(n, k)) throw new ArgumentException($"Gemm.Pack: destination has {dst.Length} floats, needs {PackedSize(n, k)}.");
+        int nPanels = (n + NR - 1) / NR, kBlocks = (k + KC - 1) / KC;
+        long blockSize = (long)KC * NR * nPanels;
+        unsafe
+        {
+            fixed (float* pb = b, pd = dst)
+            {
+                var pack = new PackJob { B = pb, Ldb = ldb, TransB = transB, K = k, N = n, Dst = pd, BlockSize = blockSize };
+                pack.Run(0, kBlocks);
+            }
+        }
+        return new PackedMatrix(dst, n, k, blockSize);
+    }
+
+    /// <summary>
+    /// C[m, n] = alpha·A·op(B) + beta·C (+ bias) with op(B) packed by <see cref="Pack"/>, on the calling
+    /// thread (callers split rows over threads). Each element is computed exactly as by <see cref="Sgemm"/>'s
+    /// packed path whatever m is, so splitting rows differently gives identical results.
+    /// </summary>
+    public static void SgemmPacked(int m, in PackedMatrix b, float alpha, ReadOnlySpan<float> a, int lda, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias = default)
+    {
+        if (m == 0) return;
+        unsafe
+        {
+            fixed (float* pa = a, pb = b.Data, pc = c, pbias = bias)
+            {
+                var job = new RowJob
+                {
+                    A = pa, Lda = lda, TransA = false, Pb = pb, BlockSize = b.BlockSize, C = pc, Ldc = ldc, M = m, N = b.N, K = b.K,
+                    Alpha = alpha, Beta = beta, Bias = bias.IsEmpty ? null : pbias,
+                };
+                job.Run(0, (m + MR - 1) / MR);
+            }
+        }
+    }
+
     /// <summary>C row ← beta·C row + bias (beta = 0 overwrites, so NaN or garbage in C does not survive).</summary>
     private static void InitRow(Span<float> crow, float beta, ReadOnlySpan<float> bias)
     {

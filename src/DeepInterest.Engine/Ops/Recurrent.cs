@@ -53,29 +53,24 @@ public static partial class F
         int g3 = 3 * h;
         var gi = Tensor.Empty(new Shape(b, t, g3));          // input projections, all steps: one GEMM
         var gis = gi.Span;
-        if (bIh is not null) for (int r = 0; r < b * t; r++) bIh.Span.CopyTo(gis.Slice(r * g3, g3));
-        Gemm.Sgemm(false, true, b * t, g3, inF, 1f, x.Span, inF, wIh.Span, inF, bIh is null ? 0f : 1f, gis, g3);
+        Gemm.Sgemm(false, true, b * t, g3, inF, 1f, x.Span, inF, wIh.Span, inF, 0f, gis, g3, bIh is null ? default : bIh.Span);
 
         var hs = Tensor.Empty(new Shape(t + 1, b, h));       // h before each step (time-major for the per-step GEMMs)
         var gates = Tensor.Empty(new Shape(t, b, 4 * h));    // r, σ(pre_z), n, W_hn h + b_hn per step
         var gh = Tensor.Empty(new Shape(b, g3));
         var outputs = Tensor.ZerosTemp(new Shape(b, t, h));
         var last = Tensor.Empty(new Shape(b, h));
-        var hss = hs.Span; var ghs = gh.Span;
+        var hss = hs.Span;
         if (h0 is null) hss[..(b * h)].Clear(); else h0.Span.CopyTo(hss);
-        int maxLen = 0;
-        foreach (var l in lens) maxLen = Math.Max(maxLen, l);
-        for (int s = 0; s < t; s++)
+        // Rows are independent through time, so blocks of rows run all their steps on one thread:
+        // one fork-join per layer instead of one per step. Blocks have a fixed size, so every row
+        // is computed the same way whatever the thread count.
+        var blocks = new GruForwardBlocks
         {
-            var hPrev = hss.Slice(s * b * h, b * h);
-            var hNext = hss.Slice((s + 1) * b * h, b * h);
-            if (s >= maxLen) { hPrev.CopyTo(hNext); continue; }
-            if (bHh is not null) for (int r = 0; r < b; r++) bHh.Span.CopyTo(ghs.Slice(r * g3, g3));
-            Gemm.Sgemm(false, true, b, g3, h, 1f, hPrev, h, wHh.Span, h, bHh is null ? 0f : 1f, ghs, g3);
-            var step = new GruForwardRows { Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Scores = scores, Lengths = lengths, S = s, T = t, B = b, H = h, Kind = kind };
-            if ((long)b * h >= RowParallelThreshold) Par.For(b, 16, ref step);
-            else step.Run(0, b);
-        }
+            Step = new GruForwardRows { Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Scores = scores, Lengths = lengths, T = t, B = b, H = h, Kind = kind },
+            WHh = wHh, BHh = bHh, Packed = PackWeight(true, g3, h, wHh),
+        };
+        RunRowBlocks(b, (long)t * b * g3 * h, ref blocks);
         hss.Slice(t * b * h, b * h).CopyTo(last.Span);      // a state stops changing after its length
         if (Tape.ShouldRecord(x, wIh, wHh) || (bIh?.RequiresGrad ?? false) || (bHh?.RequiresGrad ?? false)
             || (h0?.RequiresGrad ?? false) || (scores?.RequiresGrad ?? false))
@@ -93,9 +88,53 @@ public static partial class F
 
     private static float Sigmoid1(float v) => 1f / (1f + MathF.Exp(-v));
 
-    // Splitting a step's rows over threads measured slower than one thread at B·H = 9,216 (W2 DIEN):
-    // a step's element-wise work (~0.1 ms) is too small for a fork-join per step. Kept for wide layers.
-    internal static long RowParallelThreshold = 1 << 20;
+    /// <summary>Rows per block of the recurrent loops (fixed, so results do not depend on the thread count).</summary>
+    internal const int RecurrentRowBlock = 32;
+
+    /// <summary>A recurrent weight packed once for all steps (into an arena buffer), or null when the CPU has no packed kernel.</summary>
+    internal static Gemm.PackedMatrix? PackWeight(bool trans, int n, int k, Tensor w) =>
+        Gemm.CanPack(n, k) ? Gemm.Pack(trans, n, k, w.Span, trans ? k : n, Tensor.Empty(new Shape(Gemm.PackedSize(n, k))).Buffer) : null;
+
+    /// <summary>Runs a recurrent kernel over row blocks, on two or more threads when the work is worth a fork-join.</summary>
+    internal static void RunRowBlocks<T>(int rows, long flops, ref T kernel) where T : struct, IRangeKernel
+    {
+        int blocks = (rows + RecurrentRowBlock - 1) / RecurrentRowBlock;
+        if (flops >= 200_000) Par.For(blocks, 1, ref kernel);
+        else kernel.Run(0, blocks);
+    }
+
+    /// <summary>All steps of a GRU for the rows of blocks [start, end): h·W_hhᵀ per step, then the gates.</summary>
+    private struct GruForwardBlocks : IRangeKernel
+    {
+        public GruForwardRows Step;
+        public Tensor WHh;
+        public Tensor? BHh;
+        public Gemm.PackedMatrix? Packed;
+
+        public void Run(int start, int end)
+        {
+            int b = Step.B, t = Step.T, h = Step.H, g3 = 3 * h;
+            var lens = Step.Lengths.Span;
+            var hss = Step.Hs.Span; var ghs = Step.Gh.Span;
+            var bias = BHh is null ? default : BHh.Span;
+            for (int blk = start; blk < end; blk++)
+            {
+                int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock), m = r1 - r0, maxLen = 0;
+                for (int r = r0; r < r1; r++) maxLen = Math.Max(maxLen, lens[r]);
+                for (int s = 0; s < t; s++)
+                {
+                    var hPrev = hss.Slice(s * b * h + r0 * h, m * h);
+                    if (s >= maxLen) { hPrev.CopyTo(hss.Slice((s + 1) * b * h + r0 * h, m * h)); continue; }
+                    var gh = ghs.Slice(r0 * g3, m * g3);
+                    if (Packed is { } pw) Gemm.SgemmPacked(m, pw, 1f, hPrev, h, 0f, gh, g3, bias);
+                    else Gemm.Sgemm(false, true, m, g3, h, 1f, hPrev, h, WHh.Span, h, 0f, gh, g3, bias);
+                    var step = Step;
+                    step.S = s;
+                    step.Run(r0, r1);
+                }
+            }
+        }
+    }
 
     /// <summary>One GRU step for rows [start, end): gates from the input and hidden projections, then h'.</summary>
     private struct GruForwardRows : IRangeKernel
@@ -242,6 +281,43 @@ public static partial class F
         }
     }
 
+    /// <summary>
+    /// Backpropagation through time for the rows of blocks [start, end): each step's gate backward, then
+    /// dh_{s−1} += dGH_s·W_hh. Steps alternate between buffers A and Bb (A holds dh of the last step first).
+    /// </summary>
+    private struct GruBackwardBlocks : IRangeKernel
+    {
+        public GruBackwardRows Step;
+        public Tensor A, Bb, WHh;
+        public Gemm.PackedMatrix? Packed;
+
+        public void Run(int start, int end)
+        {
+            int b = Step.B, t = Step.T, h = Step.H, g3 = 3 * h;
+            var lens = Step.Node.Lengths.Span;
+            var dGH = Step.DGH.Span;
+            for (int blk = start; blk < end; blk++)
+            {
+                int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock), m = r1 - r0, maxLen = 0;
+                for (int r = r0; r < r1; r++) maxLen = Math.Max(maxLen, lens[r]);
+                for (int i = 0; i < t; i++)
+                {
+                    int s = t - 1 - i;
+                    var step = Step;
+                    step.S = s;
+                    step.Dh = i % 2 == 0 ? A : Bb;
+                    step.DhPrev = i % 2 == 0 ? Bb : A;
+                    step.Run(r0, r1);
+                    if (s >= maxLen) continue;
+                    var dgh = dGH.Slice(s * b * g3 + r0 * g3, m * g3);
+                    var dp = step.DhPrev.Span.Slice(r0 * h, m * h);
+                    if (Packed is { } pw) Gemm.SgemmPacked(m, pw, 1f, dgh, g3, 1f, dp, h);   // dh += dGH·W_hh
+                    else Gemm.Sgemm(false, false, m, h, g3, 1f, dgh, g3, WHh.Span, h, 1f, dp, h);
+                }
+            }
+        }
+    }
+
     private sealed class GruNode : Node<GruNode>
     {
         public Tensor X = null!, WIh = null!, WHh = null!, Hs = null!, Gates = null!, DLast = null!;
@@ -268,15 +344,13 @@ public static partial class F
             Span<float> dWhh = WHh.RequiresGrad ? WHh.GradSpan() : default;
             Span<float> dBhh = BHh is { RequiresGrad: true } ? BHh.GradSpan() : default;
             if (Scores is { RequiresGrad: true }) Scores.GradSpan();
-            for (int s = t - 1; s >= 0; s--)
+            var blocks = new GruBackwardBlocks
             {
-                var rows = new GruBackwardRows { Node = this, DGI = dGI, DGH = dGHAll, Dh = dh, DhPrev = dhPrev, S = s, T = t, B = b, H = h };
-                if ((long)b * h >= RowParallelThreshold) Par.For(b, 16, ref rows);
-                else rows.Run(0, b);
-                if (s < maxLen)
-                    Gemm.Sgemm(false, false, b, h, g3, 1f, dGHAll.Span.Slice(s * b * g3, b * g3), g3, WHh.Span, h, 1f, dhPrev.Span, h);   // dh += dGH·W_hh
-                (dh, dhPrev) = (dhPrev, dh);
-            }
+                Step = new GruBackwardRows { Node = this, DGI = dGI, DGH = dGHAll, T = t, B = b, H = h },
+                A = dh, Bb = dhPrev, WHh = WHh, Packed = PackWeight(false, h, g3, WHh),
+            };
+            RunRowBlocks(b, (long)t * b * g3 * h, ref blocks);
+            if (t % 2 == 1) (dh, dhPrev) = (dhPrev, dh);                  // the buffer the last step wrote
             var dhs = dh.Span; var dgis = dGI.Span;
             if (!dWhh.IsEmpty) Gemm.Sgemm(true, false, g3, h, t * b, 1f, dGHAll.Span, g3, Hs.Span[..(t * b * h)], h, 1f, dWhh, h);  // dW_hh += Σ dGHᵀ·h
             if (!dBhh.IsEmpty) Simd.ColumnSumAdd(dGHAll.Span, t * b, g3, dBhh);
