@@ -126,4 +126,36 @@ public class KernelTests
             for (int j = 0; j < n; j++) Assert.Equal(mat[j] + mat[n + j] + mat[2 * n + j], cs[j], 5);
         }
     }
+
+    [Fact]
+    public void GruRowKernelsMatchScalarAtEveryLength()
+    {
+        var r = new Rng(12);
+        int max = 3 * System.Numerics.Vector<float>.Count + 1;
+        for (int h = 1; h <= max; h++)
+            for (int kind = 0; kind < 3; kind++)
+            {
+                float a = r.NextFloat();
+                var gates = Rand(r, 4 * h); var hp = Rand(r, h); var dh = Rand(r, h); var gOut = Rand(r, h);
+                for (int i = 0; i < 3 * h; i++) gates[i] = 0.5f + 0.45f * gates[i];          // r, z, n in (0.05, 0.95)
+                var dhPrev = new float[h]; var dgi = new float[3 * h]; var dgh = new float[3 * h]; var next = new float[h];
+                float da = Simd.GruBackward(gates, hp, dh, gOut, kind, a, dhPrev, dgi, dgh);
+                Simd.GruUpdate(gates.AsSpan(2 * h, h), hp, gates.AsSpan(h, h), kind, a, next);
+                double eda = 0;
+                for (int i = 0; i < h; i++)
+                {
+                    double rr = gates[i], z = gates[h + i], n = gates[2 * h + i], hw = gates[3 * h + i], d = dh[i] + gOut[i];
+                    double g = kind == 0 ? 1 - z : kind == 1 ? a : a * z, dg = d * (n - hp[i]);
+                    double dn = d * g * (1 - n * n), dr = dn * hw * rr * (1 - rr);
+                    double dz = kind == 0 ? -dg * z * (1 - z) : kind == 1 ? 0 : a * dg * z * (1 - z);
+                    eda += kind == 1 ? dg : kind == 2 ? dg * z : 0;
+                    string at = $"h {h}, kind {kind}, i {i}";
+                    Assert.True(Math.Abs(next[i] - (hp[i] + g * (n - hp[i]))) < 1e-5, at + ": h'");
+                    Assert.True(Math.Abs(dhPrev[i] - d * (1 - g)) < 1e-5, at + ": dh_prev");
+                    Assert.True(Math.Abs(dgi[i] - dr) < 1e-5 && Math.Abs(dgi[h + i] - dz) < 1e-5 && Math.Abs(dgi[2 * h + i] - dn) < 1e-5, at + ": dGI");
+                    Assert.True(Math.Abs(dgh[i] - dr) < 1e-5 && Math.Abs(dgh[h + i] - dz) < 1e-5 && Math.Abs(dgh[2 * h + i] - dn * rr) < 1e-5, at + ": dGH");
+                }
+                Assert.True(Math.Abs(da - eda) < 1e-4, $"h {h}, kind {kind}: da {da} vs {eda}");
+            }
+    }
 }

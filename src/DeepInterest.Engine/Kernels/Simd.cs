@@ -78,6 +78,92 @@ public static class Simd
             if (Unsafe.Add(ref rx, i) > 0f) Unsafe.Add(ref ra, i) += Unsafe.Add(ref rg, i);
     }
 
+    /// <summary>z = x + y.</summary>
+    public static void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z)
+    {
+        int n = z.Length, i = 0, w = Vector<float>.Count;
+        for (; i <= n - w; i += w) (new Vector<float>(x[i..]) + new Vector<float>(y[i..])).CopyTo(z[i..]);
+        for (; i < n; i++) z[i] = x[i] + y[i];
+    }
+
+    /// <summary>z = x ⊙ y + a.</summary>
+    public static void MultiplyAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> a, Span<float> z)
+    {
+        int n = z.Length, i = 0, w = Vector<float>.Count;
+        for (; i <= n - w; i += w) (new Vector<float>(x[i..]) * new Vector<float>(y[i..]) + new Vector<float>(a[i..])).CopyTo(z[i..]);
+        for (; i < n; i++) z[i] = x[i] * y[i] + a[i];
+    }
+
+    /// <summary>
+    /// GRU state update h' = h + g ⊙ (n − h), written to <paramref name="hNext"/>, with the weight g on the new
+    /// candidate: 1 − z (<paramref name="kind"/> 0, PyTorch's GRU), the score a (1, AGRU) or a·z (2, AUGRU).
+    /// </summary>
+    public static void GruUpdate(ReadOnlySpan<float> n, ReadOnlySpan<float> h, ReadOnlySpan<float> z, int kind, float a, Span<float> hNext)
+    {
+        int len = hNext.Length, i = 0, w = Vector<float>.Count;
+        var va = new Vector<float>(a);
+        for (; i <= len - w; i += w)
+        {
+            var vn = new Vector<float>(n[i..]); var vh = new Vector<float>(h[i..]); var vz = new Vector<float>(z[i..]);
+            var g = kind == 0 ? Vector<float>.One - vz : kind == 2 ? va * vz : va;
+            (vh + g * (vn - vh)).CopyTo(hNext[i..]);
+        }
+        for (; i < len; i++)
+        {
+            float g = kind == 0 ? 1f - z[i] : kind == 2 ? a * z[i] : a;
+            hNext[i] = h[i] + g * (n[i] - h[i]);
+        }
+    }
+
+    /// <summary>
+    /// One row of a GRU step's backward (kind 0 GRU, 1 AGRU, 2 AUGRU; gates = [r, z, n, hW] of H each).
+    /// With d = dh' + gOut, g the weight on the new candidate and dg = d ⊙ (n − h):
+    /// dh_prev = d ⊙ (1 − g); dpre_n = d ⊙ g ⊙ (1 − n²); dpre_r = dpre_n ⊙ hW ⊙ r(1 − r);
+    /// dpre_z = −dg ⊙ z(1 − z) (GRU), 0 (AGRU), a·dg ⊙ z(1 − z) (AUGRU); dGI = [dpre_r, dpre_z, dpre_n],
+    /// dGH = [dpre_r, dpre_z, dpre_n ⊙ r]. Returns ∂L/∂a: Σ dg (AGRU), Σ dg ⊙ z (AUGRU), 0 (GRU).
+    /// </summary>
+    public static float GruBackward(ReadOnlySpan<float> gates, ReadOnlySpan<float> hPrev, ReadOnlySpan<float> dh, ReadOnlySpan<float> gOut,
+        int kind, float a, Span<float> dhPrev, Span<float> dgi, Span<float> dgh)
+    {
+        int h = hPrev.Length, i = 0, w = Vector<float>.Count;
+        var rg = gates[..h]; var zg = gates.Slice(h, h); var ng = gates.Slice(2 * h, h); var hW = gates.Slice(3 * h, h);
+        var one = Vector<float>.One; var va = new Vector<float>(a);
+        var acc = Vector<float>.Zero;
+        for (; i <= h - w; i += w)
+        {
+            var d = new Vector<float>(dh[i..]) + new Vector<float>(gOut[i..]);
+            var z = new Vector<float>(zg[i..]); var n = new Vector<float>(ng[i..]); var r = new Vector<float>(rg[i..]);
+            var g = kind == 0 ? one - z : kind == 1 ? va : va * z;
+            var dg = d * (n - new Vector<float>(hPrev[i..]));
+            (d * (one - g)).CopyTo(dhPrev[i..]);
+            var dn = d * g * (one - n * n);
+            var dr = dn * new Vector<float>(hW[i..]) * (r * (one - r));
+            var dz = kind == 1 ? Vector<float>.Zero : dg * (z * (one - z));
+            if (kind == 0) dz = -dz;
+            else if (kind == 2) { acc += dg * z; dz *= va; }
+            else acc += dg;
+            dr.CopyTo(dgi[i..]); dz.CopyTo(dgi[(h + i)..]); dn.CopyTo(dgi[(2 * h + i)..]);
+            dr.CopyTo(dgh[i..]); dz.CopyTo(dgh[(h + i)..]); (dn * r).CopyTo(dgh[(2 * h + i)..]);
+        }
+        float da = Vector.Sum(acc);
+        for (; i < h; i++)
+        {
+            float d = dh[i] + gOut[i], z = zg[i], n = ng[i], r = rg[i];
+            float g = kind == 0 ? 1f - z : kind == 1 ? a : a * z;
+            float dg = d * (n - hPrev[i]);
+            dhPrev[i] = d * (1f - g);
+            float dn = d * g * (1f - n * n);
+            float dr = dn * hW[i] * (r * (1f - r));
+            float dz = kind == 1 ? 0f : dg * (z * (1f - z));
+            if (kind == 0) dz = -dz;
+            else if (kind == 2) { da += dg * z; dz *= a; }
+            else da += dg;
+            dgi[i] = dr; dgi[h + i] = dz; dgi[2 * h + i] = dn;
+            dgh[i] = dr; dgh[h + i] = dz; dgh[2 * h + i] = dn * r;
+        }
+        return kind == 0 ? 0f : da;
+    }
+
     /// <summary>Column sums: acc[j] += Σ_i m[i, j] for a row-major [rows, cols] matrix.</summary>
     public static void ColumnSumAdd(ReadOnlySpan<float> m, int rows, int cols, Span<float> acc)
     {

@@ -160,30 +160,16 @@ public static partial class F
                 var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(r * g3, g3);
                 var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
                 float ar = Scores is null ? 0f : a[r * t + s];
-                // Vectorized per row: [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h).
+                // [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h): element-wise
+                // passes fused by hand (with H = 36 a library call per pass cost more than its arithmetic).
                 var ru = gt[..(2 * h)]; var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
-                TensorPrimitives.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
+                Simd.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
                 TensorPrimitives.Sigmoid(ru, ru);
                 ghr.Slice(2 * h, h).CopyTo(hW);
-                TensorPrimitives.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
+                Simd.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
                 TensorPrimitives.Tanh(n, n);
-                var zg = ru.Slice(h, h);
                 var outRow = outs.Slice((r * t + s) * h, h);
-                TensorPrimitives.Subtract(n, hp, outRow);                      // n − h
-                switch (Kind)
-                {
-                    case GruKind.Gru:                                          // g = 1 − z: h' = n + z ⊙ (h − n)
-                        TensorPrimitives.Multiply(outRow, zg, outRow);
-                        TensorPrimitives.Subtract(n, outRow, outRow);
-                        break;
-                    case GruKind.Agru:
-                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
-                        break;
-                    default:
-                        TensorPrimitives.Multiply(outRow, zg, outRow);
-                        TensorPrimitives.MultiplyAdd(outRow, ar, hp, outRow);
-                        break;
-                }
+                Simd.GruUpdate(n, hp, ru.Slice(h, h), (int)Kind, ar, outRow);
                 outRow.CopyTo(hn);
             }
         }
@@ -230,8 +216,6 @@ public static partial class F
             var dgis = DGI.Span; var dghs = DGH.Span.Slice(s * b * g3, b * g3); var dhs = Dh.Span; var dps = DhPrev.Span;
             var a = n0.Scores is null ? default : n0.Scores.Span;
             Span<float> da = n0.Scores is { RequiresGrad: true } ? n0.Scores.Grad!.Span : default;
-            Span<float> scratch = h <= 256 ? stackalloc float[4 * h] : new float[4 * h];
-            var d = scratch[..h]; var g = scratch.Slice(h, h); var dg = scratch.Slice(2 * h, h); var tmp = scratch.Slice(3 * h, h);
             var kind = n0.Kind;
             for (int r = start; r < end; r++)
             {
@@ -241,41 +225,8 @@ public static partial class F
                 var hp = hss.Slice((s * b + r) * h, h);
                 var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
                 var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(r * g3, g3);
-                float ar = n0.Scores is null ? 0f : a[r * t + s], daSum = 0f;
-                var rg = gt[..h]; var zg = gt.Slice(h, h); var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
-                TensorPrimitives.Add(dhr, gOutRow, d);                                   // total dh'
-                switch (kind)                                                            // g: weight on the new state
-                {
-                    case GruKind.Gru: TensorPrimitives.Subtract(1f, zg, g); break;
-                    case GruKind.Agru: g.Fill(ar); break;
-                    default: TensorPrimitives.Multiply(zg, ar, g); break;
-                }
-                TensorPrimitives.Subtract(n, hp, dg);
-                TensorPrimitives.Multiply(dg, d, dg);                                    // dg = d ⊙ (n − h)
-                TensorPrimitives.Subtract(1f, g, tmp);
-                TensorPrimitives.Multiply(d, tmp, dpr);                                  // dh_prev (direct) = d ⊙ (1 − g)
-                var dpreN = dgi.Slice(2 * h, h);
-                TensorPrimitives.Multiply(n, n, tmp);
-                TensorPrimitives.Subtract(1f, tmp, tmp);
-                TensorPrimitives.Multiply(d, g, dpreN);
-                TensorPrimitives.Multiply(dpreN, tmp, dpreN);                            // dn ⊙ (1 − n²)
-                var dpreR = dgi[..h];
-                TensorPrimitives.Subtract(1f, rg, tmp);
-                TensorPrimitives.Multiply(tmp, rg, tmp);
-                TensorPrimitives.Multiply(tmp, hW, tmp);
-                TensorPrimitives.Multiply(dpreN, tmp, dpreR);                            // dpre_n ⊙ hW ⊙ r(1 − r)
-                var dpreZ = dgi.Slice(h, h);
-                if (kind == GruKind.Agru) { dpreZ.Clear(); daSum = TensorPrimitives.Sum(dg); }
-                else
-                {
-                    TensorPrimitives.Subtract(1f, zg, tmp);
-                    TensorPrimitives.Multiply(tmp, zg, tmp);                             // z(1 − z)
-                    TensorPrimitives.Multiply(dg, tmp, dpreZ);
-                    if (kind == GruKind.Gru) TensorPrimitives.Negate(dpreZ, dpreZ);
-                    else { daSum = TensorPrimitives.Dot(dg, zg); TensorPrimitives.Multiply(dpreZ, ar, dpreZ); }
-                }
-                dgi[..(2 * h)].CopyTo(dgh);
-                TensorPrimitives.Multiply(dpreN, rg, dgh.Slice(2 * h, h));
+                float ar = n0.Scores is null ? 0f : a[r * t + s];
+                float daSum = Simd.GruBackward(gt, hp, dhr, gOutRow, (int)kind, ar, dpr, dgi, dgh);
                 if (!da.IsEmpty) da[r * t + s] += daSum;
             }
         }
