@@ -32,6 +32,61 @@ public class DinOpsTests
     }
 
     [Fact]
+    public void KeyFeaturesAndRowBroadcastGradients()
+    {
+        // Rows of lengths 3, 1, 0, 4 (M4) over T = 4: behaviours at flat positions of the mask.
+        int[] keyRows = [0, 1, 2, 4, 12, 13, 14, 15], starts = [0, 3, 4, 4, 8];
+        var q = GradCheck.Rand(_rng, new Shape(4, 3));
+        var k = GradCheck.Rand(_rng, new Shape(4, 4, 3));
+        var y = F.KeyFeatures(q, k, keyRows, starts);
+        Assert.Equal(new Shape(8, 6), y.Shape);
+        for (int i = 0; i < 8; i++)
+        {
+            int row = i < 3 ? 0 : i < 4 ? 1 : 3;
+            for (int j = 0; j < 3; j++)
+            {
+                Assert.Equal(k.Span[keyRows[i] * 3 + j], y.Span[i * 6 + j]);
+                Assert.Equal(q.Span[row * 3 + j] * k.Span[keyRows[i] * 3 + j], y.Span[i * 6 + 3 + j], 6);
+            }
+        }
+        GradCheck.Check(t => F.KeyFeatures(t[0], t[1], keyRows, starts), [q, k], what: "key features");
+        var x = GradCheck.Rand(_rng, new Shape(8, 5));
+        var p = GradCheck.Rand(_rng, new Shape(4, 5));
+        GradCheck.Check(t => F.AddRowBroadcast(t[0], t[1], starts), [x, p], what: "row broadcast");
+    }
+
+    [Fact]
+    public void KeyFeaturesDoNotDependOnTheThreadCount()
+    {
+        int b = 300, t = 20, e = 18;
+        var r = new Rng(3);
+        var lengths = Enumerable.Range(0, b).Select(i => 1 + (i * 7) % t).ToArray();
+        var keyRows = new List<int>(); var starts = new int[b + 1];
+        for (int i = 0; i < b; i++) { starts[i] = keyRows.Count; for (int s = 0; s < lengths[i]; s++) keyRows.Add(i * t + s); }
+        starts[b] = keyRows.Count;
+        var kr = keyRows.ToArray();
+        float[] q0 = GradCheck.Rand(r, new Shape(b, e)).ToArray(), k0 = GradCheck.Rand(r, new Shape(b, t, e)).ToArray();
+        float[] p0 = GradCheck.Rand(r, new Shape(b, 2 * e)).ToArray(), g0 = GradCheck.Rand(r, new Shape(kr.Length, 2 * e)).ToArray();
+        float[][] Run(int threads)
+        {
+            int old = Kernels.Par.Threads;
+            Kernels.Par.Threads = threads;
+            try
+            {
+                var q = Tensor.FromArray(q0, new Shape(b, e), requiresGrad: true);
+                var k = Tensor.FromArray(k0, new Shape(b, t, e), requiresGrad: true);
+                var p = Tensor.FromArray(p0, new Shape(b, 2 * e), requiresGrad: true);
+                var z = F.AddRowBroadcast(F.KeyFeatures(q, k, kr, starts), p, starts);
+                F.Sum(F.Mul(z, Tensor.FromArray(g0, new Shape(kr.Length, 2 * e)))).Backward();
+                return [z.ToArray(), q.Grad!.ToArray(), k.Grad!.ToArray(), p.Grad!.ToArray()];
+            }
+            finally { Kernels.Par.Threads = old; }
+        }
+        var one = Run(1); var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+    }
+
+    [Fact]
     public void EmbeddingRejectsOutOfRangeIds()
     {
         var e = Assert.Throws<ArgumentException>(() => F.Embedding(new Tensor(new Shape(4, 2)), new IntTensor([1, 4])));

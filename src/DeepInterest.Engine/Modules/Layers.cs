@@ -205,8 +205,8 @@ public sealed class ActivationUnit : Module
     public Mlp Mlp { get; }
     public Linear Fc { get; }
 
-    // Index buffers captured by the gather/scatter nodes; a unit runs once per forward pass.
-    private int[] _keyRows = [], _queryRows = [];
+    // Index buffers captured by the attention nodes; a unit runs once per forward pass.
+    private int[] _keyRows = [], _rowStarts = [];
 
     public ActivationUnit(int embedDim, MlpOptions options, Rng rng)
     {
@@ -220,22 +220,24 @@ public sealed class ActivationUnit : Module
             throw new ArgumentException($"ActivationUnit: needs query [B, E] and keys [B, T, E], got {query.Shape} and {keys.Shape}.");
         int b = keys.Shape[0], t = keys.Shape[1];
         if (mask.Batch != b || mask.Steps != t) throw new ArgumentException($"ActivationUnit: mask [{mask.Batch}, {mask.Steps}] does not fit keys {keys.Shape}.");
-        if (_keyRows.Length < b * t) { _keyRows = new int[b * t]; _queryRows = new int[b * t]; }
+        if (_keyRows.Length < b * t) _keyRows = new int[b * t];
+        if (_rowStarts.Length < b + 1) _rowStarts = new int[b + 1];
         var m = mask.Values;
         int n = 0;
-        for (int i = 0; i < b * t; i++)
-            if (m[i]) { _keyRows[n] = i; _queryRows[n] = i / t; n++; }
+        for (int r = 0; r < b; r++)
+        {
+            _rowStarts[r] = n;
+            for (int i = r * t; i < (r + 1) * t; i++) if (m[i]) _keyRows[n++] = i;
+        }
+        _rowStarts[b] = n;
         // W₀·[q, k, q−k, q⊙k] = (W_q + W_d)·q + (W_k − W_d)·k + W_p·(q⊙k): the q part is computed once
         // per row of the batch, not per behaviour, and the [N, 4E] concatenation is never built.
         int e = query.Shape[1];
         var w0 = Mlp.FirstLinear;
         Tensor wq = F.SliceLast(w0.Weight, 0, e), wk = F.SliceLast(w0.Weight, e, e);
         Tensor wd = F.SliceLast(w0.Weight, 2 * e, e), wp = F.SliceLast(w0.Weight, 3 * e, e);
-        var k = F.GatherRows(keys, _keyRows, n);                                   // [N, E]
-        var q = F.GatherRows(query, _queryRows, n);                                // [N, E]
-        var perRow = F.GatherRows(F.Linear(query, F.Add(wq, wd), w0.Bias), _queryRows, n);   // [N, H]
-        var perKey = F.Linear(F.ConcatLast(k, F.Mul(q, k)), F.ConcatLast(F.Sub(wk, wd), wp));  // [N, H] from [N, 2E]
-        var z = F.Add(perRow, perKey);                                             // [N, H]
+        var perKey = F.Linear(F.KeyFeatures(query, keys, _keyRows, _rowStarts), F.ConcatLast(F.Sub(wk, wd), wp));  // [N, H] from [N, 2E] = [k, q⊙k]
+        var z = F.AddRowBroadcast(perKey, F.Linear(query, F.Add(wq, wd), w0.Bias), _rowStarts);                 // [N, H]
         var h = Mlp.ForwardFromFirstLinear(z);                                     // [N, H']
         return F.ScatterRows(Fc.Forward(h), _keyRows, new Shape(b, t)); // [B, T]
     }
