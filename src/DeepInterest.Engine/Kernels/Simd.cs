@@ -164,6 +164,20 @@ public static class Simd
         return kind == 0 ? 0f : da;
     }
 
+    /// <summary>
+    /// Hints the CPU to fetch s[off .. off + w) into cache (no effect without SSE). Loops that visit
+    /// scattered rows of large tables (embedding lookups, lazy optimizer updates) call it a few rows ahead.
+    /// </summary>
+    public static unsafe void Prefetch(ReadOnlySpan<float> s, int off, int w)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported || (uint)off >= (uint)s.Length) return;
+        fixed (float* p = s)
+        {
+            for (int i = 0; i < w; i += 16) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + off + i);   // 16 floats per 64-byte line
+            System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + off + w - 1);
+        }
+    }
+
     /// <summary>Column sums: acc[j] += Σ_i m[i, j] for a row-major [rows, cols] matrix.</summary>
     public static void ColumnSumAdd(ReadOnlySpan<float> m, int rows, int cols, Span<float> acc)
     {

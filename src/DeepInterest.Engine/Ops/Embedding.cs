@@ -23,7 +23,10 @@ public static partial class F
         var y = Tensor.Empty(ids.Shape.Append(e));
         var ts = table.Span; var ys = y.Span;
         for (int i = 0; i < idSpan.Length; i++)
+        {
+            if (i + 8 < idSpan.Length) Kernels.Simd.Prefetch(ts, idSpan[i + 8] * e, e);   // rows of large tables miss the cache
             ts.Slice(idSpan[i] * e, e).CopyTo(ys.Slice(i * e, e));
+        }
         if (Tape.ShouldRecord(table))
         {
             var n = EmbeddingNode.Rent();

@@ -61,9 +61,13 @@ public sealed class Adam : Optimizer
             if (sparse is not null && dense is null && _o.Sparse == SparseMode.Lazy)
             {
                 int w = sparse.Width;
-                for (int s = 0; s < sparse.Count; s++)
+                var touched = sparse.Rows;
+                for (int s = 0; s < touched.Length; s++)
                 {
-                    int off = sparse.Rows[s] * w;
+                    // The rows are scattered over tables of many megabytes: fetching a few rows ahead
+                    // overlaps the cache misses that otherwise dominate this loop.
+                    if (s + PrefetchRows < touched.Length) Prefetch(ps, m, v, touched[s + PrefetchRows] * w, w);
+                    int off = touched[s] * w;
                     Update(ps.Slice(off, w), sparse.Values(s), m.Slice(off, w), v.Slice(off, w), lr, b1, b2, eps, wd, stepSize, bc2Sqrt);
                 }
                 continue;
@@ -89,6 +93,13 @@ public sealed class Adam : Optimizer
                 Update(ps.Slice(off, width), g, m.Slice(off, width), v.Slice(off, width), lr, b1, b2, eps, wd, stepSize, bc2Sqrt);
             }
         }
+    }
+
+    private const int PrefetchRows = 16;
+
+    private static void Prefetch(Span<float> p, Span<float> m, Span<float> v, int off, int w)
+    {
+        Kernels.Simd.Prefetch(p, off, w); Kernels.Simd.Prefetch(m, off, w); Kernels.Simd.Prefetch(v, off, w);
     }
 
     /// <summary>One Adam update of a contiguous block; an empty <paramref name="grad"/> means a zero gradient.</summary>
