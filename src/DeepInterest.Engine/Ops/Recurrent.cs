@@ -58,7 +58,7 @@ public static partial class F
         var hs = Tensor.Empty(new Shape(t + 1, b, h));       // h before each step (time-major for the per-step GEMMs)
         var gates = Tensor.Empty(new Shape(t, b, 4 * h));    // r, σ(pre_z), n, W_hn h + b_hn per step
         var gh = Tensor.Empty(new Shape(b, g3));
-        var outputs = Tensor.ZerosTemp(new Shape(b, t, h));
+        var outputs = Tensor.Empty(new Shape(b, t, h));     // padded steps are zeroed by the step kernels
         var last = Tensor.Empty(new Shape(b, h));
         var hss = hs.Span;
         if (h0 is null) hss[..(b * h)].Clear(); else h0.Span.CopyTo(hss);
@@ -124,7 +124,13 @@ public static partial class F
                 for (int s = 0; s < t; s++)
                 {
                     var hPrev = hss.Slice(s * b * h + r0 * h, m * h);
-                    if (s >= maxLen) { hPrev.CopyTo(hss.Slice((s + 1) * b * h + r0 * h, m * h)); continue; }
+                    if (s >= maxLen)
+                    {
+                        hPrev.CopyTo(hss.Slice((s + 1) * b * h + r0 * h, m * h));
+                        var outs = Step.Out.Span;
+                        for (int r = r0; r < r1; r++) outs.Slice((r * t + s) * h, h).Clear();
+                        continue;
+                    }
                     var gh = ghs.Slice(r0 * g3, m * g3);
                     if (Packed is { } pw) Gemm.SgemmPacked(m, pw, 1f, hPrev, h, 0f, gh, g3, bias);
                     else Gemm.Sgemm(false, true, m, g3, h, 1f, hPrev, h, WHh.Span, h, 0f, gh, g3, bias);
@@ -156,7 +162,7 @@ public static partial class F
             for (int r = start; r < end; r++)
             {
                 var hp = hPrev.Slice(r * h, h); var hn = hNext.Slice(r * h, h);
-                if (s >= lens[r]) { hp.CopyTo(hn); continue; }
+                if (s >= lens[r]) { hp.CopyTo(hn); outs.Slice((r * t + s) * h, h).Clear(); continue; }
                 var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(r * g3, g3);
                 var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
                 float ar = Scores is null ? 0f : a[r * t + s];
@@ -220,7 +226,13 @@ public static partial class F
             for (int r = start; r < end; r++)
             {
                 var dhr = dhs.Slice(r * h, h); var dpr = dps.Slice(r * h, h);
-                if (s >= lens[r]) { dhr.CopyTo(dpr); continue; }
+                if (s >= lens[r])
+                {
+                    dhr.CopyTo(dpr);
+                    dgis.Slice((r * t + s) * g3, g3).Clear();       // padded steps pass no gradient
+                    dghs.Slice(r * g3, g3).Clear();
+                    continue;
+                }
                 var gOutRow = gOut.Slice((r * t + s) * h, h);
                 var hp = hss.Slice((s * b + r) * h, h);
                 var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
@@ -286,9 +298,9 @@ public static partial class F
             var lens = Lengths.Span;
             int maxLen = 0;
             foreach (var l in lens) maxLen = Math.Max(maxLen, l);
-            var dGI = Tensor.ZerosTemp(new Shape(b, t, g3));
+            var dGI = Tensor.Empty(new Shape(b, t, g3));        // every row and step is written by the step kernels
             // dGH of every step, time-major like Hs, so dW_hh = Σ_s dGH_sᵀ·h_s is one GEMM after the loop.
-            var dGHAll = Tensor.ZerosTemp(new Shape(t, b, g3));
+            var dGHAll = Tensor.Empty(new Shape(t, b, g3));
             var dh = Tensor.Empty(new Shape(b, h));
             var dhPrev = Tensor.Empty(new Shape(b, h));
             DLast.Span.CopyTo(dh.Span);
@@ -304,7 +316,8 @@ public static partial class F
             if (t % 2 == 1) (dh, dhPrev) = (dhPrev, dh);                  // the buffer the last step wrote
             var dhs = dh.Span; var dgis = dGI.Span;
             if (!dWhh.IsEmpty) Gemm.Sgemm(true, false, g3, h, t * b, 1f, dGHAll.Span, g3, Hs.Span[..(t * b * h)], h, 1f, dWhh, h);  // dW_hh += Σ dGHᵀ·h
-            if (!dBhh.IsEmpty) Simd.ColumnSumAdd(dGHAll.Span, t * b, g3, dBhh);
+            var part = Tensor.Empty(new Shape(ChannelKernels.Blocks(t * b), g3)).Buffer;
+            if (!dBhh.IsEmpty) ChannelKernels.ColumnSumAdd(dGHAll.Buffer, t * b, g3, part, dBhh);
             if (H0 is { RequiresGrad: true })
             {
                 var g0 = H0.GradSpan();
@@ -312,7 +325,7 @@ public static partial class F
             }
             if (X.RequiresGrad) Gemm.Sgemm(false, false, b * t, inF, g3, 1f, dgis, g3, WIh.Span, inF, 1f, X.GradSpan(), inF);
             if (WIh.RequiresGrad) Gemm.Sgemm(true, false, g3, inF, b * t, 1f, dgis, g3, X.Span, inF, 1f, WIh.GradSpan(), inF);
-            if (BIh is { RequiresGrad: true }) Simd.ColumnSumAdd(dgis, b * t, g3, BIh.GradSpan());
+            if (BIh is { RequiresGrad: true }) ChannelKernels.ColumnSumAdd(dGI.Buffer, b * t, g3, part, BIh.GradSpan());
         }
     }
 }
