@@ -199,11 +199,11 @@ public static class Gemm
         int nPanels = (n + NR - 1) / NR;
         for (int jp = 0; jp < nPanels; jp++)
         {
-            int j0 = jp * NR, w = Math.Min(NR, n - j0);
+            int j0 = jp * NR, w = Math.Min(NR, n - j0), stride = w <= NR / 2 ? NR / 2 : NR;   // a narrow last panel is 16 wide
             float* panel = dst + (long)jp * KC * NR;
             for (int p = 0; p < kc; p++)
             {
-                float* row = panel + p * NR;
+                float* row = panel + p * stride;
                 if (!transB)
                 {
                     float* src = b + (long)(p0 + p) * ldb + j0;
@@ -214,7 +214,7 @@ public static class Gemm
                     float* src = b + (long)j0 * ldb + p0 + p;
                     for (int j = 0; j < w; j++) row[j] = src[(long)j * ldb];
                 }
-                for (int j = w; j < NR; j++) row[j] = 0f;
+                for (int j = w; j < stride; j++) row[j] = 0f;
             }
         }
     }
@@ -249,7 +249,9 @@ public static class Gemm
                         for (int jp = 0; jp < nPanels; jp++)
                         {
                             int j0 = jp * NR;
-                            Micro(pa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, Math.Min(NR, N - j0), Alpha);
+                            int w = Math.Min(NR, N - j0);
+                            if (w <= NR / 2) Micro16(pa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
+                            else Micro(pa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
                         }
                     }
                 }
@@ -293,6 +295,40 @@ public static class Gemm
         (c50 * va).Store(tile + 160); (c51 * va).Store(tile + 176);
         for (int i = 0; i < rows; i++)
             for (int j = 0; j < cols; j++) c[(long)i * ldc + j] += tile[i * NR + j];
+    }
+
+    // The 6 × 16 tile of a narrow last panel (N = 40 → 32 + 16 instead of 32 + 32): same per-element
+    // FMA order as Micro, so results do not depend on which kernel served a column.
+    private static unsafe void Micro16(float* pa, float* pb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    {
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(pb + p * (NR / 2));
+            float* ap = pa + p * MR;
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[0]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[1]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[2]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[3]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[4]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[5]), b0, c5);
+        }
+        var va = Vector512.Create(alpha);
+        if (cols == NR / 2)
+        {
+            if (rows > 0) Avx512F.FusedMultiplyAdd(c0, va, Vector512.Load(c)).Store(c);
+            if (rows > 1) Avx512F.FusedMultiplyAdd(c1, va, Vector512.Load(c + ldc)).Store(c + ldc);
+            if (rows > 2) Avx512F.FusedMultiplyAdd(c2, va, Vector512.Load(c + 2 * ldc)).Store(c + 2 * ldc);
+            if (rows > 3) Avx512F.FusedMultiplyAdd(c3, va, Vector512.Load(c + 3 * ldc)).Store(c + 3 * ldc);
+            if (rows > 4) Avx512F.FusedMultiplyAdd(c4, va, Vector512.Load(c + 4 * ldc)).Store(c + 4 * ldc);
+            if (rows > 5) Avx512F.FusedMultiplyAdd(c5, va, Vector512.Load(c + 5 * ldc)).Store(c + 5 * ldc);
+            return;
+        }
+        float* tile = stackalloc float[MR * (NR / 2)];
+        (c0 * va).Store(tile); (c1 * va).Store(tile + 16); (c2 * va).Store(tile + 32);
+        (c3 * va).Store(tile + 48); (c4 * va).Store(tile + 64); (c5 * va).Store(tile + 80);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) c[(long)i * ldc + j] += tile[i * (NR / 2) + j];
     }
 
     private static unsafe void Store(float* c, Vector512<float> lo, Vector512<float> hi, Vector512<float> alpha)
