@@ -172,4 +172,47 @@ public class ChannelKernelTests
         var one = Run(1); var two = Run(2);
         for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
     }
+
+    [Fact]
+    public void RowSplitOpsMatchReferenceAndDoNotDependOnTheThreadCount()
+    {
+        // Sizes above the split thresholds: embedding lookups, concatenation and attention pooling run on two threads.
+        int b = 200, t = 30, e = 18, v = 5000;
+        var r = new Rng(21);
+        var ids = new int[b * t];
+        for (int i = 0; i < ids.Length; i++) ids[i] = r.NextInt(v);
+        var lengths = Enumerable.Range(0, b).Select(i => i % (t + 1)).ToArray();
+        float[] table = Rand(r, v * e), other = Rand(r, b * t * 5), w = Rand(r, b * t), g = Rand(r, b * (e + 5));
+        float[][] Run(int threads)
+        {
+            int old = Par.Threads;
+            Par.Threads = threads;
+            try
+            {
+                var tt = Tensor.FromArray(table, new Shape(v, e), requiresGrad: true);
+                tt.HasSparseGrad = false;
+                var to = Tensor.FromArray(other, new Shape(b, t, 5), requiresGrad: true);
+                var tw = Tensor.FromArray(w, new Shape(b, t), requiresGrad: true);
+                var emb = F.Embedding(tt, new IntTensor(ids, new Shape(b, t)));
+                var cat = F.ConcatLast(emb, to);                                            // [B, T, E + 5]
+                var pooled = F.WeightedSum(tw, cat, Mask.FromLengths(lengths, t));           // [B, E + 5]
+                F.Sum(F.Mul(pooled, Tensor.FromArray(g, new Shape(b, e + 5)))).Backward();
+                return [emb.ToArray(), cat.ToArray(), pooled.ToArray(), tt.Grad!.ToArray(), to.Grad!.ToArray(), tw.Grad!.ToArray()];
+            }
+            finally { Par.Threads = old; }
+        }
+        var one = Run(1); var two = Run(2);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+        // Reference values for a few entries.
+        for (int i = 0; i < b * t; i += 97)
+            for (int j = 0; j < e; j++) Assert.Equal(table[ids[i] * e + j], one[1][i * (e + 5) + j]);
+        for (int i = 0; i < b; i += 13)
+            for (int j = 0; j < e + 5; j++)
+            {
+                double s = 0;
+                for (int k = 0; k < lengths[i]; k++)
+                    s += w[i * t + k] * (j < e ? table[ids[i * t + k] * e + j] : other[(i * t + k) * 5 + j - e]);
+                Assert.True(Math.Abs(one[2][i * (e + 5) + j] - s) < 1e-4, $"pooled[{i},{j}]");
+            }
+    }
 }

@@ -37,8 +37,8 @@ public static partial class F
         {
             var t = i switch { 0 => a, 1 => b, 2 => c!, _ => d! };
             int w = t.Shape.Last;
-            var ts = t.Span;
-            for (int r = 0; r < rows; r++) ts.Slice(r * w, w).CopyTo(ys.Slice(r * total + off, w));
+            var k = new CopyColumns { Src = t.Buffer, SrcWidth = w, Dst = y.Buffer, DstWidth = total, Offset = off };
+            Kernels.Par.For(rows, Math.Max(1, 32768 / Math.Max(1, total)), ref k);
             off += w;
         }
         if (Tape.GradEnabled && (a.RequiresGrad || b.RequiresGrad || (c?.RequiresGrad ?? false) || (d?.RequiresGrad ?? false)))
@@ -48,6 +48,27 @@ public static partial class F
             Tape.Record(n, y);
         }
         return y;
+    }
+
+    /// <summary>
+    /// Rows [start, end): forward Dst[r, Offset .. Offset + SrcWidth) = Src[r, :]; backward (gradients)
+    /// Dst[r, :] += Src[r, Offset .. Offset + DstWidth).
+    /// </summary>
+    private struct CopyColumns : Kernels.IRangeKernel
+    {
+        public float[] Src, Dst;
+        public int SrcWidth, DstWidth, Offset;
+        public bool Backward;
+
+        public void Run(int start, int end)
+        {
+            for (int r = start; r < end; r++)
+            {
+                if (!Backward) { Src.AsSpan(r * SrcWidth, SrcWidth).CopyTo(Dst.AsSpan(r * DstWidth + Offset, SrcWidth)); continue; }
+                var d = Dst.AsSpan(r * DstWidth, DstWidth);
+                System.Numerics.Tensors.TensorPrimitives.Add(d, Src.AsSpan(r * SrcWidth + Offset, DstWidth), d);
+            }
+        }
     }
 
     private sealed class ConcatNode : Node<ConcatNode>
@@ -67,12 +88,9 @@ public static partial class F
                 int w = t.Shape.Last;
                 if (t.RequiresGrad)
                 {
-                    var g = t.GradSpan();
-                    for (int r = 0; r < rows; r++)
-                    {
-                        var dst = g.Slice(r * w, w);
-                        System.Numerics.Tensors.TensorPrimitives.Add(dst, gy.Slice(r * total + off, w), dst);
-                    }
+                    t.GradSpan();
+                    var k = new CopyColumns { Src = Output.Grad!.Buffer, SrcWidth = total, Dst = t.Grad!.Buffer, DstWidth = w, Offset = off, Backward = true };
+                    Kernels.Par.For(rows, Math.Max(1, 32768 / Math.Max(1, total)), ref k);
                 }
                 off += w;
             }

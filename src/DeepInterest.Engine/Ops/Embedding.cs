@@ -21,12 +21,8 @@ public static partial class F
             if ((uint)idSpan[i] >= (uint)v)
                 throw new ArgumentException($"Embedding: id {idSpan[i]} at position {i} is outside the vocabulary [0, {v}).");
         var y = Tensor.Empty(ids.Shape.Append(e));
-        var ts = table.Span; var ys = y.Span;
-        for (int i = 0; i < idSpan.Length; i++)
-        {
-            if (i + 8 < idSpan.Length) Kernels.Simd.Prefetch(ts, idSpan[i + 8] * e, e);   // rows of large tables miss the cache
-            ts.Slice(idSpan[i] * e, e).CopyTo(ys.Slice(i * e, e));
-        }
+        var k = new LookupRows { Table = table.Buffer, TableSize = table.Size, Ids = ids.Data, Y = y.Buffer, E = e };
+        Kernels.Par.For(idSpan.Length, Math.Max(1, 16384 / e), ref k);
         if (Tape.ShouldRecord(table))
         {
             var n = EmbeddingNode.Rent();
@@ -34,6 +30,24 @@ public static partial class F
             Tape.Record(n, y);
         }
         return y;
+    }
+
+    private struct LookupRows : Kernels.IRangeKernel
+    {
+        public float[] Table, Y;
+        public int[] Ids;
+        public int TableSize, E;
+
+        public void Run(int start, int end)
+        {
+            int e = E;
+            var ts = Table.AsSpan(0, TableSize);
+            for (int i = start; i < end; i++)
+            {
+                if (i + 8 < end) Kernels.Simd.Prefetch(ts, Ids[i + 8] * e, e);   // rows of large tables miss the cache
+                ts.Slice(Ids[i] * e, e).CopyTo(Y.AsSpan(i * e, e));
+            }
+        }
     }
 
     private sealed class EmbeddingNode : Node<EmbeddingNode>

@@ -94,13 +94,8 @@ public static partial class F
         int b = values.Shape[0], t = values.Shape[1], e = values.Shape[2];
         if (mask is not null) CheckMask(mask, b, t, "WeightedSum");
         var y = Tensor.ZerosTemp(new Shape(b, e));
-        var w = weights.Span; var v = values.Span; var ys = y.Span;
-        for (int i = 0; i < b; i++)
-        {
-            var yr = ys.Slice(i * e, e);
-            for (int j = 0; j < t; j++)
-                if (mask is null || mask[i, j]) TensorPrimitives.MultiplyAdd(v.Slice((i * t + j) * e, e), w[i * t + j], yr, yr);
-        }
+        var k = new WeightedSumRows { W = weights.Buffer, V = values.Buffer, Y = y.Buffer, M = mask?.Buffer, T = t, E = e };
+        Kernels.Par.For(b, Math.Max(1, 16384 / Math.Max(1, t * e)), ref k);
         if (Tape.ShouldRecord(weights, values))
         {
             var n = WeightedSumNode.Rent();
@@ -119,17 +114,39 @@ public static partial class F
         public override void Backward()
         {
             int b = V.Shape[0], t = V.Shape[1], e = V.Shape[2];
-            var gy = Output.Grad!.Span; var w = W.Span; var v = V.Span;
-            Span<float> gw = W.RequiresGrad ? W.GradSpan() : default, gv = V.RequiresGrad ? V.GradSpan() : default;
-            for (int i = 0; i < b; i++)
+            if (W.RequiresGrad) W.GradSpan();
+            if (V.RequiresGrad) V.GradSpan();
+            var k = new WeightedSumRows
             {
-                var g = gy.Slice(i * e, e);
+                W = W.Buffer, V = V.Buffer, Y = Output.Grad!.Buffer, M = M?.Buffer, T = t, E = e, Backward = true,
+                GW = W.RequiresGrad ? W.Grad!.Buffer : null, GV = V.RequiresGrad ? V.Grad!.Buffer : null,
+            };
+            Kernels.Par.For(b, Math.Max(1, 16384 / Math.Max(1, t * e)), ref k);
+        }
+    }
+
+    /// <summary>Rows [start, end) of the weighted sum: y_i = Σ_j w_ij v_ij; backward gw_ij += g_i·v_ij, gv_ij += w_ij g_i.</summary>
+    private struct WeightedSumRows : Kernels.IRangeKernel
+    {
+        public float[] W, V, Y;
+        public float[]? GW, GV;
+        public bool[]? M;
+        public int T, E;
+        public bool Backward;       // then Y holds the output gradient
+
+        public void Run(int start, int end)
+        {
+            int t = T, e = E;
+            for (int i = start; i < end; i++)
+            {
+                var y = Y.AsSpan(i * e, e);
                 for (int j = 0; j < t; j++)
                 {
-                    if (M is not null && !M[i, j]) continue;
-                    int o = (i * t + j) * e;
-                    if (W.RequiresGrad) gw[i * t + j] += TensorPrimitives.Dot(g, v.Slice(o, e));
-                    if (V.RequiresGrad) { var d = gv.Slice(o, e); TensorPrimitives.MultiplyAdd(g, w[i * t + j], d, d); }
+                    if (M is not null && !M[i * t + j]) continue;
+                    var v = V.AsSpan((i * t + j) * e, e);
+                    if (!Backward) { TensorPrimitives.MultiplyAdd(v, W[i * t + j], y, y); continue; }
+                    if (GW is not null) GW[i * t + j] += TensorPrimitives.Dot(y, v);
+                    if (GV is not null) { var d = GV.AsSpan((i * t + j) * e, e); TensorPrimitives.MultiplyAdd(y, W[i * t + j], d, d); }
                 }
             }
         }
