@@ -13,17 +13,38 @@ def table(*names):
                           capture_output=True, text=True, check=True).stdout
 
 
+ARCHIVE = json.load(open(os.path.join(ROOT, "docs", "results-archive.json")))
+
+
+def metrics(name):
+    """Test metrics of runs/NAME/metrics.json (ours) or runs/NAME.json (PyTorch), else the archive; (metrics, date or None)."""
+    for p in (os.path.join(RUNS, name, "metrics.json"), os.path.join(RUNS, name + ".json")):
+        if os.path.exists(p) and os.path.getsize(p) > 0:
+            return json.load(open(p))["test"], None
+    if name in ARCHIVE:
+        return ARCHIVE[name]["test"], ARCHIVE[name]["date"]
+    return None, None
+
+
 def torch_rows():
+    """Ours with lazy and with dense embedding updates against PyTorch (dense Adam) on the same samples."""
+    import statistics
     rows = []
-    for m, ours in (("base", "base-ml1m"), ("din", "din-ml1m")):
+    for m, label in (("base", "BaseModel"), ("din", "DIN")):
+        cols = {k: [] for k in ("lazy", "dense", "torch")}
         for s in (1, 2, 3):
-            p = os.path.join(RUNS, f"torch-{m}-ml1m-s{s}.json")
-            if not os.path.exists(p) or os.path.getsize(p) == 0:
-                continue
-            t = json.load(open(p))["test"]
-            o = json.load(open(os.path.join(RUNS, f"{ours}-s{s}", "metrics.json")))["test"]
-            rows.append(f"| {'BaseModel' if m == 'base' else 'DIN'} | {s} | {o['auc']:.4f} / {o['gauc']:.4f} / {o['logloss']:.4f} "
-                        f"| {t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f} |")
+            cells = []
+            for key, name in (("lazy", f"{m}-ml1m-s{s}"), ("dense", f"{m}-ml1m-dense-s{s}"), ("torch", f"torch-{m}-s{s}")):
+                t, date = metrics(name)
+                if t is None:
+                    cells.append("—")
+                    continue
+                cols[key].append(t)
+                cells.append(f"{t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f}" + (f" ({date})" if date else ""))
+            rows.append(f"| {label} | {s} | " + " | ".join(cells) + " |")
+        mean = [(" / ".join(f"{statistics.mean(t[k] for t in cols[c]):.4f}" for k in ("auc", "gauc", "logloss"))) if len(cols[c]) == 3 else "—"
+                for c in ("lazy", "dense", "torch")]
+        rows.append(f"| {label} | mean | " + " | ".join(f"**{v}**" for v in mean) + " |")
     return "\n".join(rows)
 
 
