@@ -25,7 +25,7 @@ public static partial class F
         for (int i = 0; i < count; i++)
             if ((uint)keyRows[i] >= (uint)r) throw new ArgumentException($"KeyFeatures: key row {keyRows[i]} outside [0, {r}).");
         var y = Tensor.Empty(new Shape(count, 2 * e));
-        var k = new KeyFeaturesRows { Q = query.Buffer, K = keys.Buffer, Y = y.Buffer, KeyRows = keyRows, Starts = rowStarts, E = e };
+        var k = new KeyFeaturesRows { Q = query.Buffer, K = keys.Buffer, G = y.Buffer, KeyRows = keyRows, Starts = rowStarts, E = e };
         Par.For(b, RowGrain(b, count, 2 * e), ref k);
         if (Tape.ShouldRecord(query, keys))
         {
@@ -63,37 +63,14 @@ public static partial class F
     private static int RowGrain(int batch, int count, int width) =>
         (int)Math.Clamp(32768L * batch / Math.Max(1L, (long)count * width), 1, Math.Max(1, batch));
 
+    /// <summary>Batch rows [start, end) of <see cref="KeyFeatures"/>: the forward pass, or (Backward) its gradients from G.</summary>
     private struct KeyFeaturesRows : IRangeKernel
     {
-        public float[] Q, K, Y;
-        public int[] KeyRows, Starts;
-        public int E;
-
-        public void Run(int start, int end)
-        {
-            int e = E, w = Vector<float>.Count;
-            for (int b = start; b < end; b++)
-            {
-                var q = Q.AsSpan(b * e, e);
-                for (int i = Starts[b]; i < Starts[b + 1]; i++)
-                {
-                    var k = K.AsSpan(KeyRows[i] * e, e); var y = Y.AsSpan(i * 2 * e, 2 * e);
-                    k.CopyTo(y);
-                    var yp = y[e..];
-                    int j = 0;
-                    for (; j <= e - w; j += w) (new Vector<float>(q[j..]) * new Vector<float>(k[j..])).CopyTo(yp[j..]);
-                    for (; j < e; j++) yp[j] = q[j] * k[j];
-                }
-            }
-        }
-    }
-
-    private struct KeyFeaturesBackward : IRangeKernel
-    {
-        public float[] Q, K, G;
+        public float[] Q, K, G;            // G: the output (forward) or its gradient (backward)
         public float[]? DQ, DK;
         public int[] KeyRows, Starts;
         public int E;
+        public bool Backward;
 
         public void Run(int start, int end)
         {
@@ -106,8 +83,15 @@ public static partial class F
                 {
                     var g = G.AsSpan(i * 2 * e, 2 * e); var gk = g[..e]; var gp = g[e..];
                     var k = K.AsSpan(KeyRows[i] * e, e);
-                    var dk = DK is null ? default : DK.AsSpan(KeyRows[i] * e, e);
                     int j = 0;
+                    if (!Backward)
+                    {
+                        k.CopyTo(gk);
+                        for (; j <= e - w; j += w) (new Vector<float>(q[j..]) * new Vector<float>(k[j..])).CopyTo(gp[j..]);
+                        for (; j < e; j++) gp[j] = q[j] * k[j];
+                        continue;
+                    }
+                    var dk = DK is null ? default : DK.AsSpan(KeyRows[i] * e, e);
                     for (; j <= e - w; j += w)
                     {
                         var vgp = new Vector<float>(gp[j..]);
@@ -135,10 +119,10 @@ public static partial class F
             int b = Q.Shape[0], e = Q.Shape.Last;
             if (Q.RequiresGrad) Q.GradSpan();
             if (K.RequiresGrad) K.GradSpan();
-            var k = new KeyFeaturesBackward
+            var k = new KeyFeaturesRows
             {
                 Q = Q.Buffer, K = K.Buffer, G = Output.Grad!.Buffer, DQ = Q.RequiresGrad ? Q.Grad!.Buffer : null,
-                DK = K.RequiresGrad ? K.Grad!.Buffer : null, KeyRows = KeyRows, Starts = Starts, E = e,
+                DK = K.RequiresGrad ? K.Grad!.Buffer : null, KeyRows = KeyRows, Starts = Starts, E = e, Backward = true,
             };
             Par.For(b, RowGrain(b, Starts[b], 2 * e), ref k);
         }
