@@ -63,6 +63,29 @@ public class RecurrentTests
     }
 
     [Fact]
+    public void ABatchEqualsItsRowsRunAlone()
+    {
+        // Rows are visited in length order, in blocks of 32: every row must still get exactly its own result.
+        int b = 75, t = 9, i = 4, h = 5;
+        var r = new Rng(31);
+        var lens = Enumerable.Range(0, b).Select(_ => r.NextInt(t + 1)).ToArray();
+        var gru = new Gru(i, h, new Rng(6));
+        var x = GradCheck.Rand(r, new Shape(b, t, i));
+        var h0 = GradCheck.Rand(r, new Shape(b, h));
+        var all = F.Gru(x, new IntTensor(lens), gru.NamedParameters().ElementAt(0).Parameter, gru.NamedParameters().ElementAt(1).Parameter,
+            gru.NamedParameters().ElementAt(2).Parameter, gru.NamedParameters().ElementAt(3).Parameter, h0);
+        for (int row = 0; row < b; row++)
+        {
+            var xr = Tensor.FromArray(x.Span.Slice(row * t * i, t * i).ToArray(), new Shape(1, t, i));
+            var hr = Tensor.FromArray(h0.Span.Slice(row * h, h).ToArray(), new Shape(1, h));
+            var one = F.Gru(xr, new IntTensor([lens[row]]), gru.NamedParameters().ElementAt(0).Parameter, gru.NamedParameters().ElementAt(1).Parameter,
+                gru.NamedParameters().ElementAt(2).Parameter, gru.NamedParameters().ElementAt(3).Parameter, hr);
+            Close.Equal(one.Outputs.Span, all.Outputs.Span.Slice(row * t * h, t * h), 1e-5, 1e-6, $"row {row} outputs");
+            Close.Equal(one.Last.Span, all.Last.Span.Slice(row * h, h), 1e-5, 1e-6, $"row {row} last");
+        }
+    }
+
+    [Fact]
     public void StateStopsAfterLengthAndPaddingIsIgnored()
     {
         var gru = new Gru(3, 4, new Rng(2));

@@ -61,24 +61,28 @@ public static partial class F
         var outputs = Tensor.Empty(new Shape(b, t, h));     // padded steps are zeroed by the step kernels
         var last = Tensor.Empty(new Shape(b, h));
         var hss = hs.Span;
-        if (h0 is null) hss[..(b * h)].Clear(); else h0.Span.CopyTo(hss);
         // Rows are independent through time, so blocks of rows run all their steps on one thread:
-        // one fork-join per layer instead of one per step. Blocks have a fixed size, so every row
-        // is computed the same way whatever the thread count.
+        // one fork-join per layer instead of one per step. The recurrence visits rows sorted by
+        // length (as PyTorch's packed sequences do), so a block stops at about its own rows' length
+        // instead of the longest in the batch; hs, gates and gh are kept in that order. Blocks have a
+        // fixed size, so every row is computed the same way whatever the thread count.
+        var order = LengthOrder(lens, t);
+        for (int j = 0; j < b; j++)
+            if (h0 is null) hss.Slice(j * h, h).Clear(); else h0.Span.Slice(order[j] * h, h).CopyTo(hss.Slice(j * h, h));
         var blocks = new GruForwardBlocks
         {
-            Step = new GruForwardRows { Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Scores = scores, Lengths = lengths, T = t, B = b, H = h, Kind = kind },
+            Step = new GruForwardRows { Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Scores = scores, Lengths = lengths, Order = order, T = t, B = b, H = h, Kind = kind },
             WHh = wHh, BHh = bHh, Packed = PackWeight(true, g3, h, wHh),
         };
         RunRowBlocks(b, (long)t * b * g3 * h, ref blocks);
-        hss.Slice(t * b * h, b * h).CopyTo(last.Span);      // a state stops changing after its length
+        for (int j = 0; j < b; j++) hss.Slice((t * b + j) * h, h).CopyTo(last.Span.Slice(order[j] * h, h));   // a state stops changing after its length
         if (Tape.ShouldRecord(x, wIh, wHh) || (bIh?.RequiresGrad ?? false) || (bHh?.RequiresGrad ?? false)
             || (h0?.RequiresGrad ?? false) || (scores?.RequiresGrad ?? false))
         {
             if (!Tape.GradEnabled) return new RnnResult(outputs, last);
             var node = GruNode.Rent();
             node.X = x; node.Lengths = lengths; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
-            node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates;
+            node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates; node.Order = order;
             node.DLast = Tensor.ZerosTemp(new Shape(b, h));
             Tape.Record(node, outputs);
             RnnLastNode.Record(node.DLast, outputs, last);
@@ -87,6 +91,17 @@ public static partial class F
     }
 
     private static float Sigmoid1(float v) => 1f / (1f + MathF.Exp(-v));
+
+    /// <summary>Row indices sorted by length, longest first; rows of equal length keep their order (counting sort).</summary>
+    internal static int[] LengthOrder(ReadOnlySpan<int> lens, int t)
+    {
+        var start = new int[t + 2];
+        foreach (var l in lens) start[t - l + 1]++;
+        for (int i = 1; i <= t + 1; i++) start[i] += start[i - 1];
+        var order = new int[lens.Length];
+        for (int r = 0; r < lens.Length; r++) order[start[t - lens[r]]++] = r;
+        return order;
+    }
 
     /// <summary>Rows per block of the recurrent loops (fixed, so results do not depend on the thread count).</summary>
     internal const int RecurrentRowBlock = 32;
@@ -120,7 +135,7 @@ public static partial class F
             for (int blk = start; blk < end; blk++)
             {
                 int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock), m = r1 - r0, maxLen = 0;
-                for (int r = r0; r < r1; r++) maxLen = Math.Max(maxLen, lens[r]);
+                for (int j = r0; j < r1; j++) maxLen = Math.Max(maxLen, lens[Step.Order[j]]);
                 for (int s = 0; s < t; s++)
                 {
                     var hPrev = hss.Slice(s * b * h + r0 * h, m * h);
@@ -128,7 +143,7 @@ public static partial class F
                     {
                         hPrev.CopyTo(hss.Slice((s + 1) * b * h + r0 * h, m * h));
                         var outs = Step.Out.Span;
-                        for (int r = r0; r < r1; r++) outs.Slice((r * t + s) * h, h).Clear();
+                        for (int j = r0; j < r1; j++) outs.Slice((Step.Order[j] * t + s) * h, h).Clear();
                         continue;
                     }
                     var gh = ghs.Slice(r0 * g3, m * g3);
@@ -148,6 +163,7 @@ public static partial class F
         public Tensor Gi, Gh, Hs, Gates, Out;
         public Tensor? Scores;
         public IntTensor Lengths;
+        public int[] Order;            // position j of hs, gates and gh → row of the batch
         public int S, T, B, H;
         public GruKind Kind;
 
@@ -159,12 +175,13 @@ public static partial class F
             var lens = Lengths.Span;
             var hPrev = hss.Slice(s * b * h, b * h);
             var hNext = hss.Slice((s + 1) * b * h, b * h);
-            for (int r = start; r < end; r++)
+            for (int j = start; j < end; j++)
             {
-                var hp = hPrev.Slice(r * h, h); var hn = hNext.Slice(r * h, h);
+                int r = Order[j];
+                var hp = hPrev.Slice(j * h, h); var hn = hNext.Slice(j * h, h);
                 if (s >= lens[r]) { hp.CopyTo(hn); outs.Slice((r * t + s) * h, h).Clear(); continue; }
-                var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(r * g3, g3);
-                var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
+                var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(j * g3, g3);
+                var gt = gts.Slice((s * b + j) * 4 * h, 4 * h);
                 float ar = Scores is null ? 0f : a[r * t + s];
                 // [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h): element-wise
                 // passes fused by hand (with H = 36 a library call per pass cost more than its arithmetic).
@@ -223,20 +240,22 @@ public static partial class F
             var a = n0.Scores is null ? default : n0.Scores.Span;
             Span<float> da = n0.Scores is { RequiresGrad: true } ? n0.Scores.Grad!.Span : default;
             var kind = n0.Kind;
-            for (int r = start; r < end; r++)
+            var order = n0.Order;
+            for (int j = start; j < end; j++)
             {
-                var dhr = dhs.Slice(r * h, h); var dpr = dps.Slice(r * h, h);
+                int r = order[j];                                   // dh, dGH, hs and gates are in sorted order j
+                var dhr = dhs.Slice(j * h, h); var dpr = dps.Slice(j * h, h);
                 if (s >= lens[r])
                 {
                     dhr.CopyTo(dpr);
                     dgis.Slice((r * t + s) * g3, g3).Clear();       // padded steps pass no gradient
-                    dghs.Slice(r * g3, g3).Clear();
+                    dghs.Slice(j * g3, g3).Clear();
                     continue;
                 }
                 var gOutRow = gOut.Slice((r * t + s) * h, h);
-                var hp = hss.Slice((s * b + r) * h, h);
-                var gt = gts.Slice((s * b + r) * 4 * h, 4 * h);
-                var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(r * g3, g3);
+                var hp = hss.Slice((s * b + j) * h, h);
+                var gt = gts.Slice((s * b + j) * 4 * h, 4 * h);
+                var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(j * g3, g3);
                 float ar = n0.Scores is null ? 0f : a[r * t + s];
                 float daSum = Simd.GruBackward(gt, hp, dhr, gOutRow, (int)kind, ar, dpr, dgi, dgh);
                 if (!da.IsEmpty) da[r * t + s] += daSum;
@@ -262,7 +281,7 @@ public static partial class F
             for (int blk = start; blk < end; blk++)
             {
                 int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock), m = r1 - r0, maxLen = 0;
-                for (int r = r0; r < r1; r++) maxLen = Math.Max(maxLen, lens[r]);
+                for (int j = r0; j < r1; j++) maxLen = Math.Max(maxLen, lens[Step.Node.Order[j]]);
                 for (int i = 0; i < t; i++)
                 {
                     int s = t - 1 - i;
@@ -286,8 +305,9 @@ public static partial class F
         public Tensor X = null!, WIh = null!, WHh = null!, Hs = null!, Gates = null!, DLast = null!;
         public Tensor? BIh, BHh, H0, Scores;
         public IntTensor Lengths = null!;
+        public int[] Order = null!;
         public GruKind Kind;
-        protected override void Clear() { X = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; }
+        protected override void Clear() { X = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; Order = null!; }
 
         // Backpropagation through time. With g the weight on the new candidate n:
         // dn = dh'·g, dg = dh'·(n − h), dh ← dh'·(1 − g) + dGH·W_hh, where dGH = (dpre_r, dpre_z, dhn)
@@ -303,7 +323,7 @@ public static partial class F
             var dGHAll = Tensor.Empty(new Shape(t, b, g3));
             var dh = Tensor.Empty(new Shape(b, h));
             var dhPrev = Tensor.Empty(new Shape(b, h));
-            DLast.Span.CopyTo(dh.Span);
+            for (int j = 0; j < b; j++) DLast.Span.Slice(Order[j] * h, h).CopyTo(dh.Span.Slice(j * h, h));
             Span<float> dWhh = WHh.RequiresGrad ? WHh.GradSpan() : default;
             Span<float> dBhh = BHh is { RequiresGrad: true } ? BHh.GradSpan() : default;
             if (Scores is { RequiresGrad: true }) Scores.GradSpan();
@@ -321,7 +341,11 @@ public static partial class F
             if (H0 is { RequiresGrad: true })
             {
                 var g0 = H0.GradSpan();
-                System.Numerics.Tensors.TensorPrimitives.Add(g0, dhs, g0);
+                for (int j = 0; j < b; j++)
+                {
+                    var d = g0.Slice(Order[j] * h, h);
+                    System.Numerics.Tensors.TensorPrimitives.Add(d, dhs.Slice(j * h, h), d);
+                }
             }
             if (X.RequiresGrad) Gemm.Sgemm(false, false, b * t, inF, g3, 1f, dgis, g3, WIh.Span, inF, 1f, X.GradSpan(), inF);
             if (WIh.RequiresGrad) Gemm.Sgemm(true, false, g3, inF, b * t, 1f, dgis, g3, X.Span, inF, 1f, WIh.GradSpan(), inF);
