@@ -152,25 +152,18 @@ public class ChannelKernelTests
         const int rows = 3000, c = 40;     // many blocks: the row loops and block sums split over threads
         var r = new Rng(9);
         float[] x = Rand(r, rows * c), gy = Rand(r, rows * c), a = Rand(r, c, -0.5f, 0.5f);
-        float[][] Run(int threads)
+        float[][] Run(int threads) => WithThreads.Run<float[][]>(threads, () =>
         {
-            int old = Par.Threads;
-            Par.Threads = threads;
-            try
-            {
-                var tx = Tensor.FromArray(x, new Shape(rows, c), requiresGrad: true);
-                var ta = Tensor.FromArray(a, new Shape(c), requiresGrad: true);
-                var tp = Tensor.FromArray(a, new Shape(c), requiresGrad: true);
-                var rm = new Tensor(new Shape(c)); var rv = Tensor.Full(new Shape(c), 1f);
-                var z = F.BatchNorm(tx, rm, rv, null, null, true, 0.1f, 1e-8f);
-                var y = F.PRelu(F.DiceGate(tx, z, ta), tp);
-                F.Sum(F.Mul(y, Tensor.FromArray(gy, new Shape(rows, c)))).Backward();
-                return [y.ToArray(), tx.Grad!.ToArray(), ta.Grad!.ToArray(), tp.Grad!.ToArray(), rm.ToArray(), rv.ToArray()];
-            }
-            finally { Par.Threads = old; }
-        }
-        var one = Run(1); var two = Run(2);
-        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+            var tx = Tensor.FromArray(x, new Shape(rows, c), requiresGrad: true);
+            var ta = Tensor.FromArray(a, new Shape(c), requiresGrad: true);
+            var tp = Tensor.FromArray(a, new Shape(c), requiresGrad: true);
+            var rm = new Tensor(new Shape(c)); var rv = Tensor.Full(new Shape(c), 1f);
+            var z = F.BatchNorm(tx, rm, rv, null, null, true, 0.1f, 1e-8f);
+            var y = F.PRelu(F.DiceGate(tx, z, ta), tp);
+            F.Sum(F.Mul(y, Tensor.FromArray(gy, new Shape(rows, c)))).Backward();
+            return [y.ToArray(), tx.Grad!.ToArray(), ta.Grad!.ToArray(), tp.Grad!.ToArray(), rm.ToArray(), rv.ToArray()];
+        });
+        WithThreads.AssertSameForOneAndTwo(Run);
     }
 
     [Fact]
@@ -183,26 +176,20 @@ public class ChannelKernelTests
         for (int i = 0; i < ids.Length; i++) ids[i] = r.NextInt(v);
         var lengths = Enumerable.Range(0, b).Select(i => i % (t + 1)).ToArray();
         float[] table = Rand(r, v * e), other = Rand(r, b * t * 5), w = Rand(r, b * t), g = Rand(r, b * (e + 5));
-        float[][] Run(int threads)
+        float[][] Run(int threads) => WithThreads.Run<float[][]>(threads, () =>
         {
-            int old = Par.Threads;
-            Par.Threads = threads;
-            try
-            {
-                var tt = Tensor.FromArray(table, new Shape(v, e), requiresGrad: true);
-                tt.HasSparseGrad = false;
-                var to = Tensor.FromArray(other, new Shape(b, t, 5), requiresGrad: true);
-                var tw = Tensor.FromArray(w, new Shape(b, t), requiresGrad: true);
-                var emb = F.Embedding(tt, new IntTensor(ids, new Shape(b, t)));
-                var cat = F.ConcatLast(emb, to);                                            // [B, T, E + 5]
-                var pooled = F.WeightedSum(tw, cat, Mask.FromLengths(lengths, t));           // [B, E + 5]
-                F.Sum(F.Mul(pooled, Tensor.FromArray(g, new Shape(b, e + 5)))).Backward();
-                return [emb.ToArray(), cat.ToArray(), pooled.ToArray(), tt.Grad!.ToArray(), to.Grad!.ToArray(), tw.Grad!.ToArray()];
-            }
-            finally { Par.Threads = old; }
-        }
-        var one = Run(1); var two = Run(2);
-        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+            var tt = Tensor.FromArray(table, new Shape(v, e), requiresGrad: true);
+            tt.HasSparseGrad = false;
+            var to = Tensor.FromArray(other, new Shape(b, t, 5), requiresGrad: true);
+            var tw = Tensor.FromArray(w, new Shape(b, t), requiresGrad: true);
+            var emb = F.Embedding(tt, new IntTensor(ids, new Shape(b, t)));
+            var cat = F.ConcatLast(emb, to);                                            // [B, T, E + 5]
+            var pooled = F.WeightedSum(tw, cat, Mask.FromLengths(lengths, t));           // [B, E + 5]
+            F.Sum(F.Mul(pooled, Tensor.FromArray(g, new Shape(b, e + 5)))).Backward();
+            return [emb.ToArray(), cat.ToArray(), pooled.ToArray(), tt.Grad!.ToArray(), to.Grad!.ToArray(), tw.Grad!.ToArray()];
+        });
+        WithThreads.AssertSameForOneAndTwo(Run);
+        var one = Run(1);
         // Reference values for a few entries.
         for (int i = 0; i < b * t; i += 97)
             for (int j = 0; j < e; j++) Assert.Equal(table[ids[i] * e + j], one[1][i * (e + 5) + j]);

@@ -67,23 +67,16 @@ public class DinOpsTests
         var kr = keyRows.ToArray();
         float[] q0 = GradCheck.Rand(r, new Shape(b, e)).ToArray(), k0 = GradCheck.Rand(r, new Shape(b, t, e)).ToArray();
         float[] p0 = GradCheck.Rand(r, new Shape(b, 2 * e)).ToArray(), g0 = GradCheck.Rand(r, new Shape(kr.Length, 2 * e)).ToArray();
-        float[][] Run(int threads)
+        float[][] Run(int threads) => WithThreads.Run<float[][]>(threads, () =>
         {
-            int old = Kernels.Par.Threads;
-            Kernels.Par.Threads = threads;
-            try
-            {
-                var q = Tensor.FromArray(q0, new Shape(b, e), requiresGrad: true);
-                var k = Tensor.FromArray(k0, new Shape(b, t, e), requiresGrad: true);
-                var p = Tensor.FromArray(p0, new Shape(b, 2 * e), requiresGrad: true);
-                var z = F.AddRowBroadcast(F.KeyFeatures(q, k, kr, starts), p, starts);
-                F.Sum(F.Mul(z, Tensor.FromArray(g0, new Shape(kr.Length, 2 * e)))).Backward();
-                return [z.ToArray(), q.Grad!.ToArray(), k.Grad!.ToArray(), p.Grad!.ToArray()];
-            }
-            finally { Kernels.Par.Threads = old; }
-        }
-        var one = Run(1); var two = Run(2);
-        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+            var q = Tensor.FromArray(q0, new Shape(b, e), requiresGrad: true);
+            var k = Tensor.FromArray(k0, new Shape(b, t, e), requiresGrad: true);
+            var p = Tensor.FromArray(p0, new Shape(b, 2 * e), requiresGrad: true);
+            var z = F.AddRowBroadcast(F.KeyFeatures(q, k, kr, starts), p, starts);
+            F.Sum(F.Mul(z, Tensor.FromArray(g0, new Shape(kr.Length, 2 * e)))).Backward();
+            return [z.ToArray(), q.Grad!.ToArray(), k.Grad!.ToArray(), p.Grad!.ToArray()];
+        });
+        WithThreads.AssertSameForOneAndTwo(Run);
     }
 
     [Fact]

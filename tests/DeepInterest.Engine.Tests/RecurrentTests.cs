@@ -41,25 +41,18 @@ public class RecurrentTests
         float[] x = GradCheck.Rand(r, new Shape(b, t, i)).ToArray(), wih = GradCheck.Rand(r, new Shape(3 * h, i)).ToArray();
         float[] whh = GradCheck.Rand(r, new Shape(3 * h, h)).ToArray(), bhh = GradCheck.Rand(r, new Shape(3 * h)).ToArray();
         float[] a = GradCheck.Rand(r, new Shape(b, t), 0.05f, 0.95f).ToArray(), w = GradCheck.Rand(r, new Shape(b, t, h)).ToArray();
-        float[][] Run(int threads)
+        float[][] Run(int threads) => WithThreads.Run<float[][]>(threads, () =>
         {
-            int old = Kernels.Par.Threads;
-            Kernels.Par.Threads = threads;
-            try
-            {
-                var px = Tensor.FromArray(x, new Shape(b, t, i), requiresGrad: true);
-                var pwih = Tensor.FromArray(wih, new Shape(3 * h, i), requiresGrad: true);
-                var pwhh = Tensor.FromArray(whh, new Shape(3 * h, h), requiresGrad: true);
-                var pbhh = Tensor.FromArray(bhh, new Shape(3 * h), requiresGrad: true);
-                var pa = Tensor.FromArray(a, new Shape(b, t), requiresGrad: true);
-                var res = F.Gru(px, lengths, pwih, pwhh, null, pbhh, null, kind, kind == GruKind.Gru ? null : pa);
-                F.Add(F.Sum(F.Mul(res.Outputs, Tensor.FromArray(w, new Shape(b, t, h)))), F.Sum(res.Last)).Backward();
-                return [res.Outputs.ToArray(), px.Grad!.ToArray(), pwih.Grad!.ToArray(), pwhh.Grad!.ToArray(), pbhh.Grad!.ToArray(), kind == GruKind.Gru ? [] : pa.Grad!.ToArray()];
-            }
-            finally { Kernels.Par.Threads = old; }
-        }
-        var one = Run(1); var two = Run(2);
-        for (int k = 0; k < one.Length; k++) Assert.Equal(one[k], two[k]);
+            var px = Tensor.FromArray(x, new Shape(b, t, i), requiresGrad: true);
+            var pwih = Tensor.FromArray(wih, new Shape(3 * h, i), requiresGrad: true);
+            var pwhh = Tensor.FromArray(whh, new Shape(3 * h, h), requiresGrad: true);
+            var pbhh = Tensor.FromArray(bhh, new Shape(3 * h), requiresGrad: true);
+            var pa = Tensor.FromArray(a, new Shape(b, t), requiresGrad: true);
+            var res = F.Gru(px, lengths, pwih, pwhh, null, pbhh, null, kind, kind == GruKind.Gru ? null : pa);
+            F.Add(F.Sum(F.Mul(res.Outputs, Tensor.FromArray(w, new Shape(b, t, h)))), F.Sum(res.Last)).Backward();
+            return [res.Outputs.ToArray(), px.Grad!.ToArray(), pwih.Grad!.ToArray(), pwhh.Grad!.ToArray(), pbhh.Grad!.ToArray(), kind == GruKind.Gru ? [] : pa.Grad!.ToArray()];
+        });
+        WithThreads.AssertSameForOneAndTwo(Run);
     }
 
     [Fact]

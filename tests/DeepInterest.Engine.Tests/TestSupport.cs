@@ -141,3 +141,23 @@ public static class GradCheck
         return t;
     }
 }
+
+/// <summary>Runs a computation with <see cref="Kernels.Par.Threads"/> set, restoring it after (thread-count invariance tests).</summary>
+public static class WithThreads
+{
+    public static T Run<T>(int threads, Func<T> f)
+    {
+        int old = Kernels.Par.Threads;
+        Kernels.Par.Threads = threads;
+        try { return f(); }
+        finally { Kernels.Par.Threads = old; }
+    }
+
+    /// <summary>Asserts that <paramref name="run"/> returns bit-identical arrays with one and with two threads.</summary>
+    public static void AssertSameForOneAndTwo(Func<int, float[][]> run)
+    {
+        var one = run(1); var two = run(2);
+        Assert.Equal(one.Length, two.Length);
+        for (int i = 0; i < one.Length; i++) Assert.Equal(one[i], two[i]);
+    }
+}
