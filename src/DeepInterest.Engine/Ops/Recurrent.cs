@@ -51,9 +51,7 @@ public static partial class F
         foreach (var l in lens) if (l < 0 || l > t) throw new ArgumentException($"Gru: length {l} outside [0, {t}].");
 
         int g3 = 3 * h;
-        var gi = Tensor.Empty(new Shape(b, t, g3));          // input projections, all steps: one GEMM
-        var gis = gi.Span;
-        Gemm.Sgemm(false, true, b * t, g3, inF, 1f, x.Span, inF, wIh.Span, inF, 0f, gis, g3, bIh is null ? default : bIh.Span);
+        var gi = Tensor.Empty(new Shape(b, t, g3));          // input projections of the real steps (padded ones are never read)
 
         var hs = Tensor.Empty(new Shape(t + 1, b, h));       // h before each step (time-major for the per-step GEMMs)
         var gates = Tensor.Empty(new Shape(t, b, 4 * h));    // r, σ(pre_z), n, W_hn h + b_hn per step
@@ -73,6 +71,7 @@ public static partial class F
         {
             Step = new GruForwardRows { Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Scores = scores, Lengths = lengths, Order = order, T = t, B = b, H = h, Kind = kind },
             WHh = wHh, BHh = bHh, Packed = PackWeight(true, g3, h, wHh),
+            X = x, WIh = wIh, BIh = bIh, PackedIh = PackWeight(true, g3, inF, wIh),
         };
         RunRowBlocks(b, (long)t * b * g3 * h, ref blocks);
         for (int j = 0; j < b; j++) hss.Slice((t * b + j) * h, h).CopyTo(last.Span.Slice(order[j] * h, h));   // a state stops changing after its length
@@ -122,20 +121,31 @@ public static partial class F
     private struct GruForwardBlocks : IRangeKernel
     {
         public GruForwardRows Step;
-        public Tensor WHh;
-        public Tensor? BHh;
-        public Gemm.PackedMatrix? Packed;
+        public Tensor WHh, X, WIh;
+        public Tensor? BHh, BIh;
+        public Gemm.PackedMatrix? Packed, PackedIh;
 
         public void Run(int start, int end)
         {
-            int b = Step.B, t = Step.T, h = Step.H, g3 = 3 * h;
+            int b = Step.B, t = Step.T, h = Step.H, g3 = 3 * h, inF = WIh.Shape[1];
             var lens = Step.Lengths.Span;
             var hss = Step.Hs.Span; var ghs = Step.Gh.Span;
             var bias = BHh is null ? default : BHh.Span;
+            var biasIh = BIh is null ? default : BIh.Span;
+            var xs = X.Span; var gis = Step.Gi.Span;
             for (int blk = start; blk < end; blk++)
             {
                 int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock), m = r1 - r0, maxLen = 0;
                 for (int j = r0; j < r1; j++) maxLen = Math.Max(maxLen, lens[Step.Order[j]]);
+                // Input projections W_ih·x + b_ih of each row's real steps only (contiguous in x).
+                for (int j = r0; j < r1; j++)
+                {
+                    int r = Step.Order[j], len = lens[r];
+                    if (len == 0) continue;
+                    var xr = xs.Slice(r * t * inF, len * inF); var gr = gis.Slice(r * t * g3, len * g3);
+                    if (PackedIh is { } pi) Gemm.SgemmPacked(len, pi, 1f, xr, inF, 0f, gr, g3, biasIh);
+                    else Gemm.Sgemm(false, true, len, g3, inF, 1f, xr, inF, WIh.Span, inF, 0f, gr, g3, biasIh);
+                }
                 for (int s = 0; s < t; s++)
                 {
                     var hPrev = hss.Slice(s * b * h + r0 * h, m * h);
