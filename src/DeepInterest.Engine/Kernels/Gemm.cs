@@ -12,13 +12,16 @@ namespace DeepInterest.Engine.Kernels;
 /// </summary>
 public static class Gemm
 {
-    /// <param name="bias">Optional [n] row added to every row of C after the beta scaling (a Linear layer's bias).</param>
+    /// <summary>
+    /// C = alpha·op(A)·op(B) + beta·C + bias, where the optional [n] <paramref name="bias"/> row (a Linear
+    /// layer's bias) is added to every row of C after the beta scaling.
+    /// </summary>
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, ReadOnlySpan<float> bias = default)
     {
         if (m == 0 || n == 0) return;
         if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"Sgemm: bias has {bias.Length} elements, C has {n} columns.");
-        if (k > 0 && alpha != 0f && Vector512.IsHardwareAccelerated && Fma.IsSupported && (long)m * n * k >= 32_768 && n >= 8 && k >= 4)
+        if (k > 0 && alpha != 0f && CanPack(n, k) && (long)m * n * k >= 32_768)
         {
             unsafe
             {

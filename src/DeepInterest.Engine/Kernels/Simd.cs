@@ -78,22 +78,6 @@ public static class Simd
             if (Unsafe.Add(ref rx, i) > 0f) Unsafe.Add(ref ra, i) += Unsafe.Add(ref rg, i);
     }
 
-    /// <summary>z = x + y.</summary>
-    public static void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> z)
-    {
-        int n = z.Length, i = 0, w = Vector<float>.Count;
-        for (; i <= n - w; i += w) (new Vector<float>(x[i..]) + new Vector<float>(y[i..])).CopyTo(z[i..]);
-        for (; i < n; i++) z[i] = x[i] + y[i];
-    }
-
-    /// <summary>z = x ⊙ y + a.</summary>
-    public static void MultiplyAdd(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> a, Span<float> z)
-    {
-        int n = z.Length, i = 0, w = Vector<float>.Count;
-        for (; i <= n - w; i += w) (new Vector<float>(x[i..]) * new Vector<float>(y[i..]) + new Vector<float>(a[i..])).CopyTo(z[i..]);
-        for (; i < n; i++) z[i] = x[i] * y[i] + a[i];
-    }
-
     /// <summary>
     /// GRU state update h' = h + g ⊙ (n − h), written to <paramref name="hNext"/>, with the weight g on the new
     /// candidate: 1 − z (<paramref name="kind"/> 0, PyTorch's GRU), the score a (1, AGRU) or a·z (2, AUGRU).

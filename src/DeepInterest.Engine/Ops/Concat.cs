@@ -31,14 +31,13 @@ public static partial class F
             total += t.Shape.Last;
         }
         var y = Tensor.Empty(a.Shape.WithLast(total));
-        var ys = y.Span;
         int off = 0;
         for (int i = 0; i < count; i++)
         {
             var t = i switch { 0 => a, 1 => b, 2 => c!, _ => d! };
             int w = t.Shape.Last;
             var k = new CopyColumns { Src = t.Buffer, SrcWidth = w, Dst = y.Buffer, DstWidth = total, Offset = off };
-            Kernels.Par.For(rows, Math.Max(1, 32768 / Math.Max(1, total)), ref k);
+            Kernels.ChannelKernels.ForRows(rows, total, ref k);
             off += w;
         }
         if (Tape.GradEnabled && (a.RequiresGrad || b.RequiresGrad || (c?.RequiresGrad ?? false) || (d?.RequiresGrad ?? false)))
@@ -80,7 +79,6 @@ public static partial class F
 
         public override void Backward()
         {
-            var gy = Output.Grad!.Span;
             int rows = A.Shape.Rows, total = Output.Shape.Last, off = 0;
             for (int i = 0; i < Count; i++)
             {
@@ -90,7 +88,7 @@ public static partial class F
                 {
                     t.GradSpan();
                     var k = new CopyColumns { Src = Output.Grad!.Buffer, SrcWidth = total, Dst = t.Grad!.Buffer, DstWidth = w, Offset = off, Backward = true };
-                    Kernels.Par.For(rows, Math.Max(1, 32768 / Math.Max(1, total)), ref k);
+                    Kernels.ChannelKernels.ForRows(rows, total, ref k);
                 }
                 off += w;
             }

@@ -22,7 +22,7 @@ public static partial class F
                 throw new ArgumentException($"Embedding: id {idSpan[i]} at position {i} is outside the vocabulary [0, {v}).");
         var y = Tensor.Empty(ids.Shape.Append(e));
         var k = new LookupRows { Table = table.Buffer, TableSize = table.Size, Ids = ids.Data, Y = y.Buffer, E = e };
-        Kernels.Par.For(idSpan.Length, Math.Max(1, 16384 / e), ref k);
+        Kernels.ChannelKernels.ForRows(idSpan.Length, e, ref k, elementsPerPart: 16384);
         if (Tape.ShouldRecord(table))
         {
             var n = EmbeddingNode.Rent();

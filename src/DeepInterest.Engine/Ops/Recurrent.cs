@@ -196,10 +196,10 @@ public static partial class F
                 // [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h): element-wise
                 // passes fused by hand (with H = 36 a library call per pass cost more than its arithmetic).
                 var ru = gt[..(2 * h)]; var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
-                Simd.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
+                TensorPrimitives.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
                 TensorPrimitives.Sigmoid(ru, ru);
                 ghr.Slice(2 * h, h).CopyTo(hW);
-                Simd.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
+                TensorPrimitives.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
                 TensorPrimitives.Tanh(n, n);
                 var outRow = outs.Slice((r * t + s) * h, h);
                 Simd.GruUpdate(n, hp, ru.Slice(h, h), (int)Kind, ar, outRow);
@@ -325,9 +325,6 @@ public static partial class F
         public override void Backward()
         {
             int b = X.Shape[0], t = X.Shape[1], inF = X.Shape[2], h = WHh.Shape[1], g3 = 3 * h;
-            var lens = Lengths.Span;
-            int maxLen = 0;
-            foreach (var l in lens) maxLen = Math.Max(maxLen, l);
             var dGI = Tensor.Empty(new Shape(b, t, g3));        // every row and step is written by the step kernels
             // dGH of every step, time-major like Hs, so dW_hh = Σ_s dGH_sᵀ·h_s is one GEMM after the loop.
             var dGHAll = Tensor.Empty(new Shape(t, b, g3));
