@@ -30,6 +30,7 @@ public static class Program
             switch (args[0])
             {
                 case "gemm": GemmBench(json); return 0;
+                case "gru": GruBench((int)Arg(args, "--batch", 1024), seconds, json); return 0;
                 case "cache": CacheBench(args.Length > 1 && !args[1].StartsWith("--") ? args[1] : "../shared/data", json); return 0;
                 case "train": Emit(Workloads.Train(args[1], (int)Arg(args, "--batch", 256), seconds), json); return 0;
                 case "infer": Emit(Workloads.Infer(args[1], seconds), json); return 0;
@@ -88,6 +89,51 @@ public static class Program
             Emit(new() { ["data"] = "ml1m_din train split", ["rows"] = r.Train.Count, ["build_s"] = build, ["cache_load_s"] = load2, ["speedup"] = build / load2, ["cache_mb"] = new FileInfo(p2).Length / 1e6 }, json);
         }
         finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
+    /// One AUGRU layer of the amazon-dien workload (T = 50, lengths uniform in [1, 50], input and
+    /// hidden 36): median ms of the forward without gradients (scoring) and of forward + backward.
+    /// </summary>
+    private static void GruBench(int batch, double seconds, bool json)
+    {
+        int t = 50, inF = 36, h = 36;
+        var rng = new Rng(3);
+        var gru = new Gru(inF, h, rng, GruKind.Augru);
+        var x = Tensor.FromArray(Enumerable.Range(0, batch * t * inF).Select(_ => rng.NextFloat() - 0.5f).ToArray(), new Shape(batch, t, inF), requiresGrad: true);
+        var a = Tensor.FromArray(Enumerable.Range(0, batch * t).Select(_ => rng.NextFloat()).ToArray(), new Shape(batch, t), requiresGrad: true);
+        var lengths = new IntTensor(Enumerable.Range(0, batch).Select(_ => 1 + (int)(rng.NextFloat() * t) % t).ToArray());
+        double Median(Action run)
+        {
+            var times = new List<double>();
+            var total = Stopwatch.StartNew();
+            while (total.Elapsed.TotalSeconds < seconds || times.Count < 5)
+            {
+                var sw = Stopwatch.StartNew();
+                using (Arena.Begin()) run();
+                times.Add(sw.Elapsed.TotalMilliseconds);
+            }
+            times.Sort();
+            return times[times.Count / 2];
+        }
+        void Forward() { using var ng = Tape.NoGrad(); _ = gru.Forward(x, lengths, scores: a); }
+        void Train()
+        {
+            x.ZeroGrad(); a.ZeroGrad(); gru.ZeroGrad();
+            var r = gru.Forward(x, lengths, scores: a);
+            F.Sum(r.Outputs).Backward();
+        }
+        Median(Forward); Median(Train);   // warm-up (tiered JIT)
+        double fwd = Median(Forward), train = Median(Train);
+        if (Environment.GetEnvironmentVariable("GRU_SECTIONS") == "1")
+        {
+            Profiler.Start(); int reps = 20;
+            for (int i = 0; i < reps; i++) using (Arena.Begin()) Train();
+            Profiler.Stop();
+            foreach (var (op, f, bw, calls) in Profiler.Report()) Console.WriteLine($"{op,-22} fwd {f / reps,7:F3} ms  bwd {bw / reps,7:F3} ms");
+        }
+        if (json) Console.WriteLine(JsonSerializer.Serialize(new { bench = "gru", batch, fwd_ms = fwd, train_ms = train }));
+        else Console.WriteLine($"AUGRU B={batch} T={t} H={h}: forward (no grad) {fwd:F3} ms, forward+backward {train:F3} ms");
     }
 
     private static void GemmBench(bool json)

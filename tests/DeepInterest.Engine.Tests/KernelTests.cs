@@ -128,7 +128,7 @@ public class KernelTests
     }
 
     [Fact]
-    public void GruRowKernelsMatchScalarAtEveryLength()
+    public void GruRowKernelsMatchDoublePrecisionAtEveryLength()
     {
         var r = new Rng(12);
         int max = 3 * System.Numerics.Vector<float>.Count + 1;
@@ -138,9 +138,11 @@ public class KernelTests
                 float a = r.NextFloat();
                 var gates = Rand(r, 4 * h); var hp = Rand(r, h); var dh = Rand(r, h); var gOut = Rand(r, h);
                 for (int i = 0; i < 3 * h; i++) gates[i] = 0.5f + 0.45f * gates[i];          // r, z, n in (0.05, 0.95)
-                var dhPrev = new float[h]; var dgi = new float[3 * h]; var dgh = new float[3 * h]; var next = new float[h];
+                var dhPrev = new float[h]; var dgi = new float[3 * h]; var dgh = new float[3 * h];
                 float da = Simd.GruBackward(gates, hp, dh, gOut, kind, a, dhPrev, dgi, dgh);
-                Simd.GruUpdate(gates.AsSpan(2 * h, h), hp, gates.AsSpan(h, h), kind, a, next);
+                var inPlace = (float[])dh.Clone();                                             // the GRU op updates dh in place
+                Simd.GruBackward(gates, hp, inPlace, gOut, kind, a, inPlace, new float[3 * h], new float[3 * h]);
+                Assert.Equal(dhPrev, inPlace);
                 double eda = 0;
                 for (int i = 0; i < h; i++)
                 {
@@ -150,12 +152,26 @@ public class KernelTests
                     double dz = kind == 0 ? -dg * z * (1 - z) : kind == 1 ? 0 : a * dg * z * (1 - z);
                     eda += kind == 1 ? dg : kind == 2 ? dg * z : 0;
                     string at = $"h {h}, kind {kind}, i {i}";
-                    Assert.True(Math.Abs(next[i] - (hp[i] + g * (n - hp[i]))) < 1e-5, at + ": h'");
                     Assert.True(Math.Abs(dhPrev[i] - d * (1 - g)) < 1e-5, at + ": dh_prev");
                     Assert.True(Math.Abs(dgi[i] - dr) < 1e-5 && Math.Abs(dgi[h + i] - dz) < 1e-5 && Math.Abs(dgi[2 * h + i] - dn) < 1e-5, at + ": dGI");
                     Assert.True(Math.Abs(dgh[i] - dr) < 1e-5 && Math.Abs(dgh[h + i] - dz) < 1e-5 && Math.Abs(dgh[2 * h + i] - dn * rr) < 1e-5, at + ": dGH");
                 }
                 Assert.True(Math.Abs(da - eda) < 1e-4, $"h {h}, kind {kind}: da {da} vs {eda}");
+
+                // Forward: pre-activations up to ±40 reach both saturated ends of σ and tanh.
+                var gi = Rand(r, 3 * h); var gh = Rand(r, 3 * h);
+                for (int i = 0; i < 3 * h; i++) { gi[i] *= i % 5 == 0 ? 40f : 3f; gh[i] *= 2f; }
+                var outGates = new float[4 * h]; var next = new float[h];
+                Simd.GruForward(gi, gh, hp, kind, a, outGates, next);
+                for (int i = 0; i < h; i++)
+                {
+                    double rr = 1 / (1 + Math.Exp(-(gi[i] + (double)gh[i]))), z = 1 / (1 + Math.Exp(-(gi[h + i] + (double)gh[h + i])));
+                    double n = Math.Tanh(gi[2 * h + i] + rr * gh[2 * h + i]), g = kind == 0 ? 1 - z : kind == 1 ? a : a * z;
+                    string at = $"h {h}, kind {kind}, i {i}";
+                    Assert.True(Math.Abs(outGates[i] - rr) < 1e-6 && Math.Abs(outGates[h + i] - z) < 1e-6, at + ": r, z");
+                    Assert.True(Math.Abs(outGates[2 * h + i] - n) < 1e-6 && outGates[3 * h + i] == gh[2 * h + i], at + ": n, hW");
+                    Assert.True(Math.Abs(next[i] - (hp[i] + g * (n - hp[i]))) < 1e-5, at + ": h'");
+                }
             }
     }
 }

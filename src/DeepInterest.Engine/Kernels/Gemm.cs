@@ -141,8 +141,9 @@ public static class Gemm
             fixed (float* pa = _packAll)
             {
                 var packA = new PackAJob { A = a, Lda = lda, TransA = transA, M = m, K = k, KBlocks = kBlocks, Dst = pa };
-                if (parallel) Par.For(rowPanels, 1, ref packA);
-                else packA.Run(0, rowPanels);
+                int packParts = transA ? kBlocks : rowPanels;
+                if (parallel) Par.For(packParts, 1, ref packA);
+                else packA.Run(0, packParts);
                 job.PackedA = pa;
                 job.KBlocks = kBlocks;
                 if (parallel) Par.For(rowPanels, 1, ref job);
@@ -151,7 +152,11 @@ public static class Gemm
         }
     }
 
-    /// <summary>Packs op(A) for row panel ip and k-block blk at Dst + (ip·KBlocks + blk)·KC·MR, as [kc][MR].</summary>
+    /// <summary>
+    /// Packs op(A) for every row panel ip and k-block blk at Dst + (ip·KBlocks + blk)·KC·MR, as [kc][MR].
+    /// Parts are row panels, or k-blocks when A is transposed: then a row of A ([k, m] in memory) holds
+    /// one k of every panel, and walking A's rows once beats re-reading all of A for each panel.
+    /// </summary>
     private unsafe struct PackAJob : IRangeKernel
     {
         public float* A, Dst;
@@ -160,11 +165,31 @@ public static class Gemm
 
         public void Run(int start, int end)
         {
+            int rowPanels = (M + MR - 1) / MR;
+            if (TransA)
+            {
+                for (int blk = start; blk < end; blk++)
+                {
+                    int p0 = blk * KC, kc = Math.Min(KC, K - p0);
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = A + (long)(p0 + p) * Lda;
+                        for (int ip = 0; ip < rowPanels; ip++)
+                        {
+                            int i0 = ip * MR, h = Math.Min(MR, M - i0);
+                            float* dst = Dst + (((long)ip * KBlocks + blk) * KC + p) * MR;
+                            for (int i = 0; i < h; i++) dst[i] = src[i0 + i];
+                            for (int i = h; i < MR; i++) dst[i] = 0f;
+                        }
+                    }
+                }
+                return;
+            }
             for (int ip = start; ip < end; ip++)
                 for (int blk = 0; blk < KBlocks; blk++)
                 {
                     int p0 = blk * KC;
-                    PackA(TransA, A, Lda, ip * MR, Math.Min(MR, M - ip * MR), p0, Math.Min(KC, K - p0), Dst + ((long)ip * KBlocks + blk) * KC * MR);
+                    PackA(false, A, Lda, ip * MR, Math.Min(MR, M - ip * MR), p0, Math.Min(KC, K - p0), Dst + ((long)ip * KBlocks + blk) * KC * MR);
                 }
         }
     }

@@ -37,10 +37,14 @@ public static partial class F
         {
             int inF = X.Shape.Last, rows = X.Shape.Rows, outF = W.Shape[0];
             var gy = Output.Grad!.Span;
+            long tk = Profiler.Now();
             if (X.RequiresGrad) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, outF, W.Span, inF, 1f, X.GradSpan(), inF);
+            tk = Profiler.Section("Linear.dX", tk, true);
             if (W.RequiresGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, outF, X.Span, inF, 1f, W.GradSpan(), inF);
+            tk = Profiler.Enabled ? Profiler.Section($"Linear.dW {outF}x{inF}", tk, true) : 0;   // no string built when off
             if (B is { RequiresGrad: true })
                 ChannelKernels.ColumnSumAdd(Output.Grad!.Buffer, rows, outF, Tensor.Empty(new Shape(ChannelKernels.Blocks(rows), outF)).Buffer, B.GradSpan());
+            Profiler.Section("Linear.db", tk, true);
         }
     }
 

@@ -51,42 +51,75 @@ public static partial class F
         foreach (var l in lens) if (l < 0 || l > t) throw new ArgumentException($"Gru: length {l} outside [0, {t}].");
 
         int g3 = 3 * h;
-        var gi = Tensor.Empty(new Shape(b, t, g3));          // input projections of the real steps (padded ones are never read)
-
-        var hs = Tensor.Empty(new Shape(t + 1, b, h));       // h before each step (time-major for the per-step GEMMs)
-        var gates = Tensor.Empty(new Shape(t, b, 4 * h));    // r, σ(pre_z), n, W_hn h + b_hn per step
-        var gh = Tensor.Empty(new Shape(b, g3));
-        var outputs = Tensor.Empty(new Shape(b, t, h));     // padded steps are zeroed by the step kernels
-        var last = Tensor.Empty(new Shape(b, h));
-        var hss = hs.Span;
-        // Rows are independent through time, so blocks of rows run all their steps on one thread:
-        // one fork-join per layer instead of one per step. The recurrence visits rows sorted by
-        // length (as PyTorch's packed sequences do), so a block stops at about its own rows' length
-        // instead of the longest in the batch; hs, gates and gh are kept in that order. Blocks have a
-        // fixed size, so every row is computed the same way whatever the thread count.
         var order = LengthOrder(lens, t);
-        for (int j = 0; j < b; j++)
-            if (h0 is null) hss.Slice(j * h, h).Clear(); else h0.Span.Slice(order[j] * h, h).CopyTo(hss.Slice(j * h, h));
+        var pack = new StepPacking(lens, order, t);
+        int total = Math.Max(1, pack.Total);
+        // Real steps only (padded steps are never computed or stored), step-major: rows are visited
+        // in length order, longest first, so the rows running at step s are a prefix of the positions
+        // and a block's rows of one step are contiguous — in the states the per-step GEMMs read and in
+        // the projections and gates the step kernels stream through.
+        long tk = Profiler.Now();
+        var xr = Tensor.Empty(new Shape(total, inF));
+        var xs = x.Span; var xrs = xr.Span;
+        for (int s = 0; s < t; s++)
+            for (int j = 0, k = pack.StepStart[s]; j < pack.Active[s]; j++, k++)
+                xs.Slice((order[j] * t + s) * inF, inF).CopyTo(xrs.Slice(k * inF, inF));
+        var gi = Tensor.Empty(new Shape(total, g3));
+        if (pack.Total > 0)
+            Gemm.Sgemm(false, true, pack.Total, g3, inF, 1f, xrs, inF, wIh.Span, inF, 0f, gi.Span, g3, bIh is null ? default : bIh.Span);
+        tk = Profiler.Section("Gru.fwd.gi", tk, false);
+        var hs = Tensor.Empty(new Shape(total, h));          // h before each real step, step-major
+        var gates = Tensor.Empty(new Shape(total, 4 * h));   // r, σ(pre_z), n, W_hn h + b_hn per real step
+        var gh = Tensor.Empty(new Shape(b, g3));
+        var outputs = Tensor.Empty(new Shape(b, t, h));     // padded steps are zeroed by the block kernels
+        var last = Tensor.Empty(new Shape(b, h));
+        // Blocks of rows run all their steps on one thread: one fork-join per layer instead of one
+        // per step. Blocks have a fixed size, so every row is computed the same way whatever the
+        // thread count.
         var blocks = new GruForwardBlocks
         {
-            Step = new GruForwardRows { Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Scores = scores, Lengths = lengths, Order = order, T = t, B = b, H = h, Kind = kind },
+            Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Last = last, H0 = h0, Scores = scores,
+            Lens = lengths, Pack = pack, T = t, B = b, H = h, Kind = kind,
             WHh = wHh, BHh = bHh, Packed = PackWeight(true, g3, h, wHh),
-            X = x, WIh = wIh, BIh = bIh, PackedIh = PackWeight(true, g3, inF, wIh),
         };
-        RunRowBlocks(b, (long)t * b * g3 * h, ref blocks);
-        for (int j = 0; j < b; j++) hss.Slice((t * b + j) * h, h).CopyTo(last.Span.Slice(order[j] * h, h));   // a state stops changing after its length
+        RunRowBlocks(b, (long)pack.Total * g3 * h, ref blocks);
+        Profiler.Section("Gru.fwd.steps", tk, false);
         if (Tape.ShouldRecord(x, wIh, wHh) || (bIh?.RequiresGrad ?? false) || (bHh?.RequiresGrad ?? false)
             || (h0?.RequiresGrad ?? false) || (scores?.RequiresGrad ?? false))
         {
             if (!Tape.GradEnabled) return new RnnResult(outputs, last);
             var node = GruNode.Rent();
-            node.X = x; node.Lengths = lengths; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
-            node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates; node.Order = order;
+            node.X = x; node.XRows = xr; node.Lengths = lengths; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
+            node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates; node.Pack = pack;
             node.DLast = Tensor.ZerosTemp(new Shape(b, h));
             Tape.Record(node, outputs);
             RnnLastNode.Record(node.DLast, outputs, last);
         }
         return new RnnResult(outputs, last);
+    }
+
+    /// <summary>
+    /// Where the real steps of a length-sorted batch live: position j (row Order[j]) has Lengths[j]
+    /// steps; its step s is at StepStart[s] + j, where Active[s] rows (a prefix of the positions)
+    /// are still running.
+    /// </summary>
+    internal sealed class StepPacking
+    {
+        public readonly int[] Order, Lengths, StepStart, Active;
+        public readonly int Total;
+
+        public StepPacking(ReadOnlySpan<int> lens, int[] order, int t)
+        {
+            int b = order.Length;
+            Order = order; Lengths = new int[b]; StepStart = new int[t + 1]; Active = new int[t];
+            for (int j = 0; j < b; j++)
+            {
+                int l = Lengths[j] = lens[order[j]];
+                Total += l;
+                for (int s = 0; s < l; s++) Active[s]++;
+            }
+            for (int s = 0; s < t; s++) StepStart[s + 1] = StepStart[s] + Active[s];
+        }
     }
 
     private static float Sigmoid1(float v) => 1f / (1f + MathF.Exp(-v));
@@ -117,93 +150,57 @@ public static partial class F
         else kernel.Run(0, blocks);
     }
 
-    /// <summary>All steps of a GRU for the rows of blocks [start, end): h·W_hhᵀ per step, then the gates.</summary>
+    /// <summary>All steps of a GRU for the rows of blocks [start, end): h·W_hhᵀ over the block's running rows, then the gates.</summary>
     private struct GruForwardBlocks : IRangeKernel
     {
-        public GruForwardRows Step;
-        public Tensor WHh, X, WIh;
-        public Tensor? BHh, BIh;
-        public Gemm.PackedMatrix? Packed, PackedIh;
+        public Tensor Gi, Gh, Hs, Gates, Out, Last, WHh;
+        public Tensor? H0, Scores, BHh;
+        public IntTensor Lens;
+        public StepPacking Pack;
+        public int T, B, H;
+        public GruKind Kind;
+        public Gemm.PackedMatrix? Packed;
 
         public void Run(int start, int end)
         {
-            int b = Step.B, t = Step.T, h = Step.H, g3 = 3 * h, inF = WIh.Shape[1];
-            var lens = Step.Lengths.Span;
-            var hss = Step.Hs.Span; var ghs = Step.Gh.Span;
+            int b = B, t = T, h = H, g3 = 3 * h;
+            var p = Pack;
+            var hss = Hs.Span; var ghs = Gh.Span; var gis = Gi.Span; var gts = Gates.Span; var outs = Out.Span; var lasts = Last.Span;
             var bias = BHh is null ? default : BHh.Span;
-            var biasIh = BIh is null ? default : BIh.Span;
-            var xs = X.Span; var gis = Step.Gi.Span;
+            var a = Scores is null ? default : Scores.Span;
             for (int blk = start; blk < end; blk++)
             {
-                int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock), m = r1 - r0, maxLen = 0;
-                for (int j = r0; j < r1; j++) maxLen = Math.Max(maxLen, lens[Step.Order[j]]);
-                // Input projections W_ih·x + b_ih of each row's real steps only (contiguous in x).
+                int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock);
                 for (int j = r0; j < r1; j++)
                 {
-                    int r = Step.Order[j], len = lens[r];
-                    if (len == 0) continue;
-                    var xr = xs.Slice(r * t * inF, len * inF); var gr = gis.Slice(r * t * g3, len * g3);
-                    if (PackedIh is { } pi) Gemm.SgemmPacked(len, pi, 1f, xr, inF, 0f, gr, g3, biasIh);
-                    else Gemm.Sgemm(false, true, len, g3, inF, 1f, xr, inF, WIh.Span, inF, 0f, gr, g3, biasIh);
+                    int r = p.Order[j], len = p.Lengths[j];
+                    var h0 = H0 is null ? default : H0.Span.Slice(r * h, h);
+                    var first = len > 0 ? hss.Slice(j * h, h) : lasts.Slice(r * h, h);   // StepStart[0] = 0
+                    if (H0 is null) first.Clear(); else h0.CopyTo(first);
+                    outs.Slice((r * t + len) * h, (t - len) * h).Clear();
                 }
                 for (int s = 0; s < t; s++)
                 {
-                    var hPrev = hss.Slice(s * b * h + r0 * h, m * h);
-                    if (s >= maxLen)
-                    {
-                        hPrev.CopyTo(hss.Slice((s + 1) * b * h + r0 * h, m * h));
-                        var outs = Step.Out.Span;
-                        for (int j = r0; j < r1; j++) outs.Slice((Step.Order[j] * t + s) * h, h).Clear();
-                        continue;
-                    }
+                    int m = Math.Min(r1, p.Active[s]) - r0;
+                    if (m <= 0) break;
+                    var hPrev = hss.Slice((p.StepStart[s] + r0) * h, m * h);
                     var gh = ghs.Slice(r0 * g3, m * g3);
                     if (Packed is { } pw) Gemm.SgemmPacked(m, pw, 1f, hPrev, h, 0f, gh, g3, bias);
                     else Gemm.Sgemm(false, true, m, g3, h, 1f, hPrev, h, WHh.Span, h, 0f, gh, g3, bias);
-                    var step = Step;
-                    step.S = s;
-                    step.Run(r0, r1);
+                    for (int j = r0; j < r0 + m; j++)
+                    {
+                        int r = p.Order[j], k = p.StepStart[s] + j;
+                        if (j + 2 < r0 + m) Simd.Prefetch(outs, (p.Order[j + 2] * t + s) * h, h);   // rows of the outputs lie T·H apart
+                        var gir = gis.Slice(k * g3, g3); var ghr = gh.Slice((j - r0) * g3, g3);
+                        var gt = gts.Slice(k * 4 * h, 4 * h);
+                        var hp = hPrev.Slice((j - r0) * h, h);
+                        float ar = Scores is null ? 0f : a[r * t + s];
+                        var outRow = outs.Slice((r * t + s) * h, h);
+                        Simd.GruForward(gir, ghr, hp, (int)Kind, ar, gt, outRow);
+                        // The state goes on to the next step, or is the row's last state.
+                        outRow.CopyTo(s + 1 < p.Lengths[j] ? hss.Slice((p.StepStart[s + 1] + j) * h, h) : lasts.Slice(r * h, h));
+                    }
                 }
-            }
-        }
-    }
-
-    /// <summary>One GRU step for rows [start, end): gates from the input and hidden projections, then h'.</summary>
-    private struct GruForwardRows : IRangeKernel
-    {
-        public Tensor Gi, Gh, Hs, Gates, Out;
-        public Tensor? Scores;
-        public IntTensor Lengths;
-        public int[] Order;            // position j of hs, gates and gh → row of the batch
-        public int S, T, B, H;
-        public GruKind Kind;
-
-        public void Run(int start, int end)
-        {
-            int h = H, g3 = 3 * h, t = T, b = B, s = S;
-            var gis = Gi.Span; var ghs = Gh.Span; var hss = Hs.Span; var gts = Gates.Span; var outs = Out.Span;
-            var a = Scores is null ? default : Scores.Span;
-            var lens = Lengths.Span;
-            var hPrev = hss.Slice(s * b * h, b * h);
-            var hNext = hss.Slice((s + 1) * b * h, b * h);
-            for (int j = start; j < end; j++)
-            {
-                int r = Order[j];
-                var hp = hPrev.Slice(j * h, h); var hn = hNext.Slice(j * h, h);
-                if (s >= lens[r]) { hp.CopyTo(hn); outs.Slice((r * t + s) * h, h).Clear(); continue; }
-                var gir = gis.Slice((r * t + s) * g3, g3); var ghr = ghs.Slice(j * g3, g3);
-                var gt = gts.Slice((s * b + j) * 4 * h, 4 * h);
-                float ar = Scores is null ? 0f : a[r * t + s];
-                // [r, u] = σ(gi + gh) over 2H, n = tanh(gi_n + r ⊙ hW), h' = h + g ⊙ (n − h): element-wise
-                // passes fused by hand (with H = 36 a library call per pass cost more than its arithmetic).
-                var ru = gt[..(2 * h)]; var n = gt.Slice(2 * h, h); var hW = gt.Slice(3 * h, h);
-                TensorPrimitives.Add(gir[..(2 * h)], ghr[..(2 * h)], ru);
-                TensorPrimitives.Sigmoid(ru, ru);
-                ghr.Slice(2 * h, h).CopyTo(hW);
-                TensorPrimitives.MultiplyAdd(ru[..h], hW, gir.Slice(2 * h, h), n);
-                TensorPrimitives.Tanh(n, n);
-                var outRow = outs.Slice((r * t + s) * h, h);
-                Simd.GruUpdate(n, hp, ru.Slice(h, h), (int)Kind, ar, outRow);
-                outRow.CopyTo(hn);
             }
         }
     }
@@ -232,79 +229,50 @@ public static partial class F
         }
     }
 
-    /// <summary>One backward GRU step for rows [start, end) (see <see cref="GruNode.Backward"/> for the formulas).</summary>
-    private struct GruBackwardRows : IRangeKernel
-    {
-        public GruNode Node;
-        public Tensor DGI, DGH, Dh, DhPrev;
-        public int S, T, B, H;
-
-        public void Run(int start, int end)
-        {
-            var n0 = Node;
-            int h = H, g3 = 3 * h, t = T, b = B, s = S;
-            var lens = n0.Lengths.Span;
-            var gOut = n0.Output.Grad!.Span;
-            var hss = n0.Hs.Span; var gts = n0.Gates.Span;
-            var dgis = DGI.Span; var dghs = DGH.Span.Slice(s * b * g3, b * g3); var dhs = Dh.Span; var dps = DhPrev.Span;
-            var a = n0.Scores is null ? default : n0.Scores.Span;
-            Span<float> da = n0.Scores is { RequiresGrad: true } ? n0.Scores.Grad!.Span : default;
-            var kind = n0.Kind;
-            var order = n0.Order;
-            for (int j = start; j < end; j++)
-            {
-                int r = order[j];                                   // dh, dGH, hs and gates are in sorted order j
-                var dhr = dhs.Slice(j * h, h); var dpr = dps.Slice(j * h, h);
-                if (s >= lens[r])
-                {
-                    dhr.CopyTo(dpr);
-                    dgis.Slice((r * t + s) * g3, g3).Clear();       // padded steps pass no gradient
-                    dghs.Slice(j * g3, g3).Clear();
-                    continue;
-                }
-                var gOutRow = gOut.Slice((r * t + s) * h, h);
-                var hp = hss.Slice((s * b + j) * h, h);
-                var gt = gts.Slice((s * b + j) * 4 * h, 4 * h);
-                var dgi = dgis.Slice((r * t + s) * g3, g3); var dgh = dghs.Slice(j * g3, g3);
-                float ar = n0.Scores is null ? 0f : a[r * t + s];
-                float daSum = Simd.GruBackward(gt, hp, dhr, gOutRow, (int)kind, ar, dpr, dgi, dgh);
-                if (!da.IsEmpty) da[r * t + s] += daSum;
-            }
-        }
-    }
-
     /// <summary>
-    /// Backpropagation through time for the rows of blocks [start, end): each step's gate backward, then
-    /// dh_{s−1} += dGH_s·W_hh. Steps alternate between buffers A and Bb (A holds dh of the last step first).
+    /// Backpropagation through time for the rows of blocks [start, end): each running row's gate
+    /// backward (dh updated in place), then dh += dGH·W_hh over the block's running rows. A row's dh
+    /// passes unchanged through its padded steps, which have nothing stored.
     /// </summary>
     private struct GruBackwardBlocks : IRangeKernel
     {
-        public GruBackwardRows Step;
-        public Tensor A, Bb, WHh;
+        public GruNode Node;
+        public Tensor DGI, DGH, Dh;
+        public int T, B, H;
         public Gemm.PackedMatrix? Packed;
 
         public void Run(int start, int end)
         {
-            int b = Step.B, t = Step.T, h = Step.H, g3 = 3 * h;
-            var lens = Step.Node.Lengths.Span;
-            var dGH = Step.DGH.Span;
+            var n0 = Node; var p = n0.Pack;
+            int b = B, t = T, h = H, g3 = 3 * h;
+            var gOut = n0.Output.Grad!.Span;
+            var hss = n0.Hs.Span; var gts = n0.Gates.Span;
+            var dgis = DGI.Span; var dghs = DGH.Span; var dhs = Dh.Span;
+            var a = n0.Scores is null ? default : n0.Scores.Span;
+            Span<float> da = n0.Scores is { RequiresGrad: true } ? n0.Scores.Grad!.Span : default;
+            int kind = (int)n0.Kind;
             for (int blk = start; blk < end; blk++)
             {
-                int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock), m = r1 - r0, maxLen = 0;
-                for (int j = r0; j < r1; j++) maxLen = Math.Max(maxLen, lens[Step.Node.Order[j]]);
-                for (int i = 0; i < t; i++)
+                int r0 = blk * RecurrentRowBlock, r1 = Math.Min(b, r0 + RecurrentRowBlock);
+                for (int s = t - 1; s >= 0; s--)
                 {
-                    int s = t - 1 - i;
-                    var step = Step;
-                    step.S = s;
-                    step.Dh = i % 2 == 0 ? A : Bb;
-                    step.DhPrev = i % 2 == 0 ? Bb : A;
-                    step.Run(r0, r1);
-                    if (s >= maxLen) continue;
-                    var dgh = dGH.Slice(s * b * g3 + r0 * g3, m * g3);
-                    var dp = step.DhPrev.Span.Slice(r0 * h, m * h);
+                    int m = Math.Min(r1, p.Active[s]) - r0;
+                    if (m <= 0) continue;
+                    int hsAt = p.StepStart[s] + r0;
+                    for (int j = r0; j < r0 + m; j++)
+                    {
+                        int r = p.Order[j], k = hsAt + j - r0;
+                        if (j + 2 < r0 + m) Simd.Prefetch(gOut, (p.Order[j + 2] * t + s) * h, h);
+                        var dh = dhs.Slice(j * h, h);
+                        float ar = n0.Scores is null ? 0f : a[r * t + s];
+                        float daSum = Simd.GruBackward(gts.Slice(k * 4 * h, 4 * h), hss.Slice(k * h, h), dh, gOut.Slice((r * t + s) * h, h),
+                            kind, ar, dh, dgis.Slice(k * g3, g3), dghs.Slice(k * g3, g3));
+                        if (!da.IsEmpty) da[r * t + s] += daSum;
+                    }
+                    var dgh = dghs.Slice(hsAt * g3, m * g3);
+                    var dp = dhs.Slice(r0 * h, m * h);
                     if (Packed is { } pw) Gemm.SgemmPacked(m, pw, 1f, dgh, g3, 1f, dp, h);   // dh += dGH·W_hh
-                    else Gemm.Sgemm(false, false, m, h, g3, 1f, dgh, g3, WHh.Span, h, 1f, dp, h);
+                    else Gemm.Sgemm(false, false, m, h, g3, 1f, dgh, g3, n0.WHh.Span, h, 1f, dp, h);
                 }
             }
         }
@@ -312,51 +280,64 @@ public static partial class F
 
     private sealed class GruNode : Node<GruNode>
     {
-        public Tensor X = null!, WIh = null!, WHh = null!, Hs = null!, Gates = null!, DLast = null!;
+        public Tensor X = null!, XRows = null!, WIh = null!, WHh = null!, Hs = null!, Gates = null!, DLast = null!;
         public Tensor? BIh, BHh, H0, Scores;
         public IntTensor Lengths = null!;
-        public int[] Order = null!;
+        public StepPacking Pack = null!;
         public GruKind Kind;
-        protected override void Clear() { X = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; Order = null!; }
+        protected override void Clear() { X = XRows = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; Pack = null!; }
 
         // Backpropagation through time. With g the weight on the new candidate n:
         // dn = dh'·g, dg = dh'·(n − h), dh ← dh'·(1 − g) + dGH·W_hh, where dGH = (dpre_r, dpre_z, dhn)
         // and dhn = dpre_n·r. GRU: dpre_z = −dg·z(1−z); AGRU: da = Σ dg; AUGRU: da = Σ dg·u, dpre_z = dg·a·u(1−u).
+        // dGI and dGH hold the real steps only (step-major, like x and the states), so the weight
+        // gradients are single GEMMs over them.
         public override void Backward()
         {
             int b = X.Shape[0], t = X.Shape[1], inF = X.Shape[2], h = WHh.Shape[1], g3 = 3 * h;
-            var dGI = Tensor.Empty(new Shape(b, t, g3));        // every row and step is written by the step kernels
-            // dGH of every step, time-major like Hs, so dW_hh = Σ_s dGH_sᵀ·h_s is one GEMM after the loop.
-            var dGHAll = Tensor.Empty(new Shape(t, b, g3));
+            var p = Pack; int total = p.Total;
+            var dGI = Tensor.Empty(new Shape(Math.Max(1, total), g3));
+            var dGH = Tensor.Empty(new Shape(Math.Max(1, total), g3));
             var dh = Tensor.Empty(new Shape(b, h));
-            var dhPrev = Tensor.Empty(new Shape(b, h));
-            for (int j = 0; j < b; j++) DLast.Span.Slice(Order[j] * h, h).CopyTo(dh.Span.Slice(j * h, h));
-            Span<float> dWhh = WHh.RequiresGrad ? WHh.GradSpan() : default;
-            Span<float> dBhh = BHh is { RequiresGrad: true } ? BHh.GradSpan() : default;
+            var dhs = dh.Span;
+            for (int j = 0; j < b; j++) DLast.Span.Slice(p.Order[j] * h, h).CopyTo(dhs.Slice(j * h, h));
             if (Scores is { RequiresGrad: true }) Scores.GradSpan();
-            var blocks = new GruBackwardBlocks
-            {
-                Step = new GruBackwardRows { Node = this, DGI = dGI, DGH = dGHAll, T = t, B = b, H = h },
-                A = dh, Bb = dhPrev, WHh = WHh, Packed = PackWeight(false, h, g3, WHh),
-            };
-            RunRowBlocks(b, (long)t * b * g3 * h, ref blocks);
-            if (t % 2 == 1) (dh, dhPrev) = (dhPrev, dh);                  // the buffer the last step wrote
-            var dhs = dh.Span; var dgis = dGI.Span;
-            if (!dWhh.IsEmpty) Gemm.Sgemm(true, false, g3, h, t * b, 1f, dGHAll.Span, g3, Hs.Span[..(t * b * h)], h, 1f, dWhh, h);  // dW_hh += Σ dGHᵀ·h
-            var part = Tensor.Empty(new Shape(ChannelKernels.Blocks(t * b), g3)).Buffer;
-            if (!dBhh.IsEmpty) ChannelKernels.ColumnSumAdd(dGHAll.Buffer, t * b, g3, part, dBhh);
+            var blocks = new GruBackwardBlocks { Node = this, DGI = dGI, DGH = dGH, Dh = dh, T = t, B = b, H = h, Packed = PackWeight(false, h, g3, WHh) };
+            long tk = Profiler.Now();
+            RunRowBlocks(b, (long)total * g3 * h, ref blocks);
+            tk = Profiler.Section("Gru.bwd.bptt", tk, true);
             if (H0 is { RequiresGrad: true })
             {
                 var g0 = H0.GradSpan();
                 for (int j = 0; j < b; j++)
                 {
-                    var d = g0.Slice(Order[j] * h, h);
-                    System.Numerics.Tensors.TensorPrimitives.Add(d, dhs.Slice(j * h, h), d);
+                    var d = g0.Slice(p.Order[j] * h, h);
+                    TensorPrimitives.Add(d, dhs.Slice(j * h, h), d);
                 }
             }
-            if (X.RequiresGrad) Gemm.Sgemm(false, false, b * t, inF, g3, 1f, dgis, g3, WIh.Span, inF, 1f, X.GradSpan(), inF);
-            if (WIh.RequiresGrad) Gemm.Sgemm(true, false, g3, inF, b * t, 1f, dgis, g3, X.Span, inF, 1f, WIh.GradSpan(), inF);
-            if (BIh is { RequiresGrad: true }) ChannelKernels.ColumnSumAdd(dGI.Buffer, b * t, g3, part, BIh.GradSpan());
+            if (total == 0) return;
+            var part = Tensor.Empty(new Shape(ChannelKernels.Blocks(total), g3)).Buffer;
+            if (WHh.RequiresGrad) Gemm.Sgemm(true, false, g3, h, total, 1f, dGH.Span, g3, Hs.Span, h, 1f, WHh.GradSpan(), h);  // dW_hh += Σ dGHᵀ·h
+            tk = Profiler.Section("Gru.bwd.dWhh", tk, true);
+            if (BHh is { RequiresGrad: true }) ChannelKernels.ColumnSumAdd(dGH.Buffer, total, g3, part, BHh.GradSpan());
+            tk = Profiler.Section("Gru.bwd.dbhh", tk, true);
+            if (X.RequiresGrad)
+            {
+                var dxr = Tensor.Empty(new Shape(total, inF));
+                Gemm.Sgemm(false, false, total, inF, g3, 1f, dGI.Span, g3, WIh.Span, inF, 0f, dxr.Span, inF);
+                var gx = X.GradSpan(); var dxs = dxr.Span;
+                for (int s = 0; s < t; s++)
+                    for (int j = 0, k = p.StepStart[s]; j < p.Active[s]; j++, k++)
+                    {
+                        var d = gx.Slice((p.Order[j] * t + s) * inF, inF);
+                        TensorPrimitives.Add(d, dxs.Slice(k * inF, inF), d);
+                    }
+            }
+            tk = Profiler.Section("Gru.bwd.dX", tk, true);
+            if (WIh.RequiresGrad) Gemm.Sgemm(true, false, g3, inF, total, 1f, dGI.Span, g3, XRows.Span, inF, 1f, WIh.GradSpan(), inF);
+            tk = Profiler.Section("Gru.bwd.dWih", tk, true);
+            if (BIh is { RequiresGrad: true }) ChannelKernels.ColumnSumAdd(dGI.Buffer, total, g3, part, BIh.GradSpan());
+            Profiler.Section("Gru.bwd.dbih", tk, true);
         }
     }
 }

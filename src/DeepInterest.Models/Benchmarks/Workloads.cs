@@ -224,7 +224,7 @@ public static class Workloads
             }
         Profiler.Stop();
         var rows = Profiler.Report();
-        double total = rows.Sum(r => r.ForwardMs + r.BackwardMs) + optimMs;
+        double total = rows.Where(r => !r.Op.StartsWith(' ')).Sum(r => r.ForwardMs + r.BackwardMs) + optimMs;   // sections are inside their ops' time
         foreach (var (op, f, bw, calls) in rows.Append(("AdamStep", 0.0, optimMs, 50L)))
         {
             var r = new Dictionary<string, object> { ["op"] = op, ["fwd_ms_per_step"] = f / 50, ["bwd_ms_per_step"] = bw / 50, ["share"] = (f + bw) / total, ["calls_per_step"] = calls / 50.0 };
