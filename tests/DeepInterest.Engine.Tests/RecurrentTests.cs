@@ -1,4 +1,5 @@
 using DeepInterest.Engine;
+using DeepInterest.Engine.Autograd;
 using DeepInterest.Engine.Modules;
 
 namespace DeepInterest.Engine.Tests;
@@ -75,6 +76,31 @@ public class RecurrentTests
                 gru.NamedParameters().ElementAt(2).Parameter, gru.NamedParameters().ElementAt(3).Parameter, hr);
             Close.Equal(one.Outputs.Span, all.Outputs.Span.Slice(row * t * h, t * h), 1e-5, 1e-6, $"row {row} outputs");
             Close.Equal(one.Last.Span, all.Last.Span.Slice(row * h, h), 1e-5, 1e-6, $"row {row} last");
+        }
+    }
+
+    [Theory]
+    [InlineData(GruKind.Gru)]
+    [InlineData(GruKind.Augru)]
+    public void ScoringWithoutGradientsGivesTheTrainingForwardBitForBit(GruKind kind)
+    {
+        // Without a backward the gates are not kept (one scratch row each): the outputs must not change.
+        int b = 70, t = 8, i = 5, h = 12;
+        var r = new Rng(41);
+        var lens = new IntTensor(Enumerable.Range(0, b).Select(_ => r.NextInt(t + 1)).ToArray());
+        var gru = new Gru(i, h, new Rng(7), kind);
+        var x = GradCheck.Rand(r, new Shape(b, t, i));
+        var a = GradCheck.Rand(r, new Shape(b, t), 0.05f, 0.95f);
+        var scores = kind == GruKind.Gru ? null : a;
+        var trained = gru.Forward(x, lens, scores);
+        Assert.True(trained.Outputs.RequiresGrad);
+        float[] outputs = trained.Outputs.ToArray(), last = trained.Last.ToArray();
+        Tape.Clear();
+        using (Tape.NoGrad())
+        {
+            var scored = gru.Forward(x, lens, scores);
+            Assert.Equal(outputs, scored.Outputs.ToArray());
+            Assert.Equal(last, scored.Last.ToArray());
         }
     }
 

@@ -14,12 +14,12 @@ namespace DeepInterest.Cli.Commands;
 public static class BenchCommand
 {
     public static readonly string[] Names = ["amazon-din", "amazon-dien", "movielens-din", "movielens-dien"];
-    private static readonly string[] Figures = ["train", "infer", "latency", "profile", "all"];
+    private static readonly string[] Figures = ["train", "infer", "latency", "profile", "profile-infer", "all"];
 
     public static Command Create()
     {
         var workload = new Argument<string>("workload") { Description = string.Join(", ", Names) };
-        var figure = new Option<string>("--figure") { Description = "train (samples/s, allocation), infer (scoring at batch 1024), latency (batch 1 p50/p99), profile (per op) or all", DefaultValueFactory = _ => "all" };
+        var figure = new Option<string>("--figure") { Description = "train (samples/s, allocation), infer (scoring at batch 1024), latency (batch 1 p50/p99), profile (per op, training), profile-infer (per op, scoring; use --batch 1024) or all", DefaultValueFactory = _ => "all" };
         var batch = new Option<int>("--batch") { Description = "training batch size", DefaultValueFactory = _ => 256 };
         var seconds = new Option<double>("--seconds") { Description = "timed span per figure, after warm-up", DefaultValueFactory = _ => 20 };
         var threads = new Option<int>("--threads") { Description = "worker threads (0 = all cores)", DefaultValueFactory = _ => 0 };
@@ -41,6 +41,7 @@ public static class BenchCommand
         if (all || figure == "infer") Emit(Workloads.Infer(workload, seconds), json);
         if (all || figure == "latency") Emit(Workloads.Latency(workload, seconds), json);
         if (figure == "profile") Workloads.Profile(workload, batch, json);
+        if (figure == "profile-infer") Workloads.Profile(workload, batch, json, scoring: true);
         return 0;
     }
 

@@ -17,7 +17,9 @@ public static partial class F
         if (bias is not null && (bias.Rank != 1 || bias.Shape[0] != outF))
             throw new ArgumentException($"Linear: bias must be [{outF}], got {bias.Shape}.");
         var y = Tensor.Empty(x.Shape.WithLast(outF));
+        long tk = Profiler.Now();
         Gemm.Sgemm(false, true, rows, outF, inF, 1f, x.Span, inF, weight.Span, inF, 0f, y.Span, outF, bias is null ? default : bias.Span);
+        if (Profiler.Enabled) Profiler.Section($"Linear.fwd {outF}x{inF}", tk, false);
         if (Tape.ShouldRecord(x, weight, bias))
         {
             var n = LinearNode.Rent();
@@ -39,7 +41,7 @@ public static partial class F
             var gy = Output.Grad!.Span;
             long tk = Profiler.Now();
             if (X.RequiresGrad) Gemm.Sgemm(false, false, rows, inF, outF, 1f, gy, outF, W.Span, inF, 1f, X.GradSpan(), inF);
-            tk = Profiler.Section("Linear.dX", tk, true);
+            tk = Profiler.Enabled ? Profiler.Section($"Linear.dX {outF}x{inF}", tk, true) : 0;
             if (W.RequiresGrad) Gemm.Sgemm(true, false, outF, inF, rows, 1f, gy, outF, X.Span, inF, 1f, W.GradSpan(), inF);
             tk = Profiler.Enabled ? Profiler.Section($"Linear.dW {outF}x{inF}", tk, true) : 0;   // no string built when off
             if (B is { RequiresGrad: true })

@@ -69,7 +69,10 @@ public static partial class F
             Gemm.Sgemm(false, true, pack.Total, g3, inF, 1f, xrs, inF, wIh.Span, inF, 0f, gi.Span, g3, bIh is null ? default : bIh.Span);
         tk = Profiler.Section("Gru.fwd.gi", tk, false);
         var hs = Tensor.Empty(new Shape(total, h));          // h before each real step, step-major
-        var gates = Tensor.Empty(new Shape(total, 4 * h));   // r, σ(pre_z), n, W_hn h + b_hn per real step
+        bool record = Tape.GradEnabled && (Tape.ShouldRecord(x, wIh, wHh) || (bIh?.RequiresGrad ?? false) || (bHh?.RequiresGrad ?? false)
+            || (h0?.RequiresGrad ?? false) || (scores?.RequiresGrad ?? false));
+        // r, σ(pre_z), n, W_hn h + b_hn per real step for the backward; without one, per row and overwritten each step.
+        var gates = Tensor.Empty(new Shape(record ? total : b, 4 * h));
         var gh = Tensor.Empty(new Shape(b, g3));
         var outputs = Tensor.Empty(new Shape(b, t, h));     // padded steps are zeroed by the block kernels
         var last = Tensor.Empty(new Shape(b, h));
@@ -78,16 +81,14 @@ public static partial class F
         // thread count.
         var blocks = new GruForwardBlocks
         {
-            Gi = gi, Gh = gh, Hs = hs, Gates = gates, Out = outputs, Last = last, H0 = h0, Scores = scores,
+            Gi = gi, Gh = gh, Hs = hs, Gates = gates, KeepGates = record, Out = outputs, Last = last, H0 = h0, Scores = scores,
             Lens = lengths, Pack = pack, T = t, B = b, H = h, Kind = kind,
             WHh = wHh, BHh = bHh, Packed = PackWeight(true, g3, h, wHh),
         };
         RunRowBlocks(b, (long)pack.Total * g3 * h, ref blocks);
         Profiler.Section("Gru.fwd.steps", tk, false);
-        if (Tape.ShouldRecord(x, wIh, wHh) || (bIh?.RequiresGrad ?? false) || (bHh?.RequiresGrad ?? false)
-            || (h0?.RequiresGrad ?? false) || (scores?.RequiresGrad ?? false))
+        if (record)
         {
-            if (!Tape.GradEnabled) return new RnnResult(outputs, last);
             var node = GruNode.Rent();
             node.X = x; node.XRows = xr; node.Lengths = lengths; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
             node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates; node.Pack = pack;
@@ -154,6 +155,7 @@ public static partial class F
     private struct GruForwardBlocks : IRangeKernel
     {
         public Tensor Gi, Gh, Hs, Gates, Out, Last, WHh;
+        public bool KeepGates;
         public Tensor? H0, Scores, BHh;
         public IntTensor Lens;
         public StepPacking Pack;
@@ -192,7 +194,7 @@ public static partial class F
                         int r = p.Order[j], k = p.StepStart[s] + j;
                         if (j + 2 < r0 + m) Simd.Prefetch(outs, (p.Order[j + 2] * t + s) * h, h);   // rows of the outputs lie T·H apart
                         var gir = gis.Slice(k * g3, g3); var ghr = gh.Slice((j - r0) * g3, g3);
-                        var gt = gts.Slice(k * 4 * h, 4 * h);
+                        var gt = gts.Slice((KeepGates ? k : j) * 4 * h, 4 * h);
                         var hp = hPrev.Slice((j - r0) * h, h);
                         float ar = Scores is null ? 0f : a[r * t + s];
                         var outRow = outs.Slice((r * t + s) * h, h);
