@@ -60,10 +60,9 @@ public static partial class F
         // the projections and gates the step kernels stream through.
         long tk = Profiler.Now();
         var xr = Tensor.Empty(new Shape(total, inF));
-        var xs = x.Span; var xrs = xr.Span;
-        for (int s = 0; s < t; s++)
-            for (int j = 0, k = pack.StepStart[s]; j < pack.Active[s]; j++, k++)
-                xs.Slice((order[j] * t + s) * inF, inF).CopyTo(xrs.Slice(k * inF, inF));
+        var xrs = xr.Span;
+        var gather = new StepRows { Pack = pack, Padded = x.Buffer, Packed = xr.Buffer, T = t, W = inF };
+        ChannelKernels.ForRows(b, t * inF, ref gather);
         var gi = Tensor.Empty(new Shape(total, g3));
         if (pack.Total > 0)
             Gemm.Sgemm(false, true, pack.Total, g3, inF, 1f, xrs, inF, wIh.Span, inF, 0f, gi.Span, g3, bIh is null ? default : bIh.Span);
@@ -97,6 +96,34 @@ public static partial class F
             RnnLastNode.Record(node.DLast, outputs, last);
         }
         return new RnnResult(outputs, last);
+    }
+
+    /// <summary>
+    /// Copies the real steps of positions [start, end) from a padded [B, T, W] tensor into the
+    /// step-major packed layout, or (AddBack) adds packed rows back onto the padded one. Each row's
+    /// steps are contiguous in the padded tensor, so it is walked row by row.
+    /// </summary>
+    private struct StepRows : IRangeKernel
+    {
+        public StepPacking Pack;
+        public float[] Padded, Packed;
+        public int T, W;
+        public bool AddBack;
+
+        public void Run(int start, int end)
+        {
+            var p = Pack; int w = W;
+            for (int j = start; j < end; j++)
+            {
+                var row = Padded.AsSpan(p.Order[j] * T * w, p.Lengths[j] * w);
+                for (int s = 0; s < p.Lengths[j]; s++)
+                {
+                    var packed = Packed.AsSpan((p.StepStart[s] + j) * w, w); var padded = row.Slice(s * w, w);
+                    if (AddBack) TensorPrimitives.Add(padded, packed, padded);
+                    else padded.CopyTo(packed);
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -327,13 +354,9 @@ public static partial class F
             {
                 var dxr = Tensor.Empty(new Shape(total, inF));
                 Gemm.Sgemm(false, false, total, inF, g3, 1f, dGI.Span, g3, WIh.Span, inF, 0f, dxr.Span, inF);
-                var gx = X.GradSpan(); var dxs = dxr.Span;
-                for (int s = 0; s < t; s++)
-                    for (int j = 0, k = p.StepStart[s]; j < p.Active[s]; j++, k++)
-                    {
-                        var d = gx.Slice((p.Order[j] * t + s) * inF, inF);
-                        TensorPrimitives.Add(d, dxs.Slice(k * inF, inF), d);
-                    }
+                X.GradSpan();
+                var scatter = new StepRows { Pack = p, Padded = X.Grad!.Buffer, Packed = dxr.Buffer, T = t, W = inF, AddBack = true };
+                ChannelKernels.ForRows(b, t * inF, ref scatter);
             }
             tk = Profiler.Section("Gru.bwd.dX", tk, true);
             if (WIh.RequiresGrad) Gemm.Sgemm(true, false, g3, inF, total, 1f, dGI.Span, g3, XRows.Span, inF, 1f, WIh.GradSpan(), inF);
