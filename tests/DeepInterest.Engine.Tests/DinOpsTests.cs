@@ -238,6 +238,35 @@ public class DinOpsTests
         }
     }
 
+    [Theory]
+    [InlineData(Activation.Dice, false)]
+    [InlineData(Activation.PRelu, true)]
+    [InlineData(Activation.Relu, true)]
+    public void ScoringPassMatchesTheLayeredEvaluationForwardBitForBit(Activation act, bool batchNorm)
+    {
+        // Scoring (evaluation, no gradients) runs tiles through every layer; it must equal the layered
+        // evaluation forward, with non-trivial running statistics, slopes and ragged, empty rows.
+        int b = 57, t = 30, e = 16;
+        var r = new Rng(77);
+        var unit = new ActivationUnit(e, new MlpOptions([16, 8], act, BatchNorm: batchNorm, DiceAffine: true), new Rng(6));
+        foreach (var (name, tensor) in unit.StateDict())
+        {
+            var v = tensor.Span;
+            for (int i = 0; i < v.Length; i++)
+                v[i] = name.EndsWith("running_var") ? 0.5f + r.NextFloat() : name.EndsWith("weight") && v.Length > 1 && !name.Contains("linear") && !name.StartsWith("fc") ? 0.5f + r.NextFloat() : v[i] + 0.3f * (r.NextFloat() - 0.5f);
+        }
+        unit.Eval();
+        var q = GradCheck.Rand(r, new Shape(b, e));
+        var k = GradCheck.Rand(r, new Shape(b, t, e));
+        var mask = Mask.FromLengths(Enumerable.Range(0, b).Select(i => i % 7 == 3 ? 0 : r.NextInt(t + 1)).ToArray(), t);
+        var layered = unit.Forward(q, k, mask);
+        Assert.True(layered.RequiresGrad);                                       // the parameters require grad: layered path
+        float[] expected = layered.ToArray();
+        DeepInterest.Engine.Autograd.Tape.Clear();
+        using (DeepInterest.Engine.Autograd.Tape.NoGrad())
+            Assert.Equal(expected, unit.Forward(q, k, mask).ToArray());
+    }
+
     [Fact]
     public void ActivationUnitGradientsAndPaddingInvariance()
     {

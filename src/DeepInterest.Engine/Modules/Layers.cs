@@ -1,3 +1,5 @@
+using DeepInterest.Engine.Autograd;
+
 namespace DeepInterest.Engine.Modules;
 
 /// <summary>
@@ -124,6 +126,8 @@ public sealed class Mlp : Module
         return x;
     }
 
+    internal IReadOnlyList<MlpLayer> Layers => _layers;
+
     /// <summary>The first layer's linear map (callers that compute it in a fused way read its weights).</summary>
     public Linear FirstLinear => _layers[0].Linear;
 
@@ -156,6 +160,9 @@ public sealed class MlpLayer : Module
     }
 
     public Linear Linear => _linear;
+    internal BatchNorm1d? Norm => _bn;
+    internal Activation Kind => _kind;
+    internal Module? Act => _act;
 
     public Tensor Forward(Tensor x, Mask? mask) => ForwardAfterLinear(_linear.Forward(x), mask);
 
@@ -200,7 +207,7 @@ public sealed class ModuleList : Module
 /// nothing and the MLP's batch statistics (BatchNorm, Dice) are over real behaviours only. The first
 /// layer is applied in split form (see <see cref="Forward"/>): the same function with half the arithmetic.
 /// </summary>
-public sealed class ActivationUnit : Module
+public sealed partial class ActivationUnit : Module
 {
     public Mlp Mlp { get; }
     public Linear Fc { get; }
@@ -233,6 +240,7 @@ public sealed class ActivationUnit : Module
         // W₀·[q, k, q−k, q⊙k] = (W_q + W_d)·q + (W_k − W_d)·k + W_p·(q⊙k): the q part is computed once
         // per row of the batch, not per behaviour, and the [N, 4E] concatenation is never built.
         int e = query.Shape[1];
+        if (!Training && !Tape.GradEnabled) return ScoreFused(query, keys, n);
         var w0 = Mlp.FirstLinear;
         Tensor wq = F.SliceLast(w0.Weight, 0, e), wk = F.SliceLast(w0.Weight, e, e);
         Tensor wd = F.SliceLast(w0.Weight, 2 * e, e), wp = F.SliceLast(w0.Weight, 3 * e, e);
