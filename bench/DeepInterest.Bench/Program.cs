@@ -147,6 +147,9 @@ public static class Program
             ("att1 bwd gyᵀ·x [80,12800]x[12800,144]", true, false, 80, 144, 12800),
             ("att2 fwd [12800,80]x[40,80]ᵀ", false, true, 12800, 40, 80),
             ("mlp1 fwd [256,90]x[200,90]ᵀ", false, true, 256, 200, 90),
+            ("aux2 fwd [6300,100]x[50,100]ᵀ", false, true, 6300, 50, 100),
+            ("gru dX [6500,108]x[108,36]", false, false, 6500, 36, 108),
+            ("gru dW_hh gᵀ·h [108,6500]x[6500,36]", true, false, 108, 36, 6500),
             ("square 1024 NN", false, false, 1024, 1024, 1024),
         };
         var rng = new Rng(1);

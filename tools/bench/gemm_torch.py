@@ -17,9 +17,12 @@ SHAPES = [
     ("att1 bwd gyᵀ·x [80,12800]x[12800,144]", lambda: (torch.randn(12800, 80), torch.randn(12800, 144)), lambda a, b: a.t() @ b),
     ("att2 fwd [12800,80]x[40,80]ᵀ", lambda: (torch.randn(12800, 80), torch.randn(40, 80)), lambda a, b: torch.nn.functional.linear(a, b)),
     ("mlp1 fwd [256,90]x[200,90]ᵀ", lambda: (torch.randn(256, 90), torch.randn(200, 90)), lambda a, b: torch.nn.functional.linear(a, b)),
+    ("aux2 fwd [6300,100]x[50,100]ᵀ", lambda: (torch.randn(6300, 100), torch.randn(50, 100)), lambda a, b: torch.nn.functional.linear(a, b)),
+    ("gru dX [6500,108]x[108,36]", lambda: (torch.randn(6500, 108), torch.randn(108, 36)), lambda a, b: a @ b),
+    ("gru dW_hh gᵀ·h [108,6500]x[6500,36]", lambda: (torch.randn(6500, 108), torch.randn(6500, 36)), lambda a, b: a.t() @ b),
     ("square 1024 NN", lambda: (torch.randn(1024, 1024), torch.randn(1024, 1024)), lambda a, b: a @ b),
 ]
-FLOPS = [12800 * 80 * 144, 12800 * 144 * 80, 80 * 144 * 12800, 12800 * 40 * 80, 256 * 200 * 90, 1024 ** 3]
+FLOPS = [12800 * 80 * 144, 12800 * 144 * 80, 80 * 144 * 12800, 12800 * 40 * 80, 256 * 200 * 90, 6300 * 50 * 100, 6500 * 36 * 108, 108 * 36 * 6500, 1024 ** 3]
 
 for (name, make, op), flops in zip(SHAPES, FLOPS):
     a, b = make()

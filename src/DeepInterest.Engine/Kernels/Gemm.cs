@@ -103,7 +103,8 @@ public static class Gemm
     }
 
     // Packed GEMM: op(B) is packed once, per k-block, into panels of NR = 32 columns ([KC][32],
-    // zero-padded); op(A) per thread into panels of MR = 6 rows ([KC][6]); a 6 × 32 micro-kernel keeps
+    // zero-padded); op(A) per thread into panels of MR = 6 rows ([KC][6]) — a transposed A is read in
+    // place, its MR values of one k being adjacent already; a 6 × 32 micro-kernel keeps
     // its tile in 12 AVX-512 registers. One fork-join over the row panels of C covers every k-block
     // (a weight gradient has k = the batch's rows, hundreds of blocks: a fork-join per block cost more
     // than its arithmetic). Every element of C sums its k-blocks in the same order, so results do
@@ -134,16 +135,23 @@ public static class Gemm
                 else job.Run(0, rowPanels);
                 return;
             }
+            // A transposed is read in place (see RowJob); only a last partial row panel is packed, per block.
+            if (transA)
+            {
+                job.KBlocks = kBlocks;
+                if (parallel) Par.For(rowPanels, 1, ref job);
+                else job.Run(0, rowPanels);
+                return;
+            }
             // Many k-blocks (weight gradients: k = rows of the batch): pack all of op(A) once, in
             // parallel, instead of once per row panel and block, which re-read A from memory each time.
             long aNeed = (long)rowPanels * MR * kBlocks * KC;
             if (_packAll is null || _packAll.Length < aNeed) _packAll = new float[aNeed];
             fixed (float* pa = _packAll)
             {
-                var packA = new PackAJob { A = a, Lda = lda, TransA = transA, M = m, K = k, KBlocks = kBlocks, Dst = pa };
-                int packParts = transA ? kBlocks : rowPanels;
-                if (parallel) Par.For(packParts, 1, ref packA);
-                else packA.Run(0, packParts);
+                var packA = new PackAJob { A = a, Lda = lda, M = m, K = k, KBlocks = kBlocks, Dst = pa };
+                if (parallel) Par.For(rowPanels, 1, ref packA);
+                else packA.Run(0, rowPanels);
                 job.PackedA = pa;
                 job.KBlocks = kBlocks;
                 if (parallel) Par.For(rowPanels, 1, ref job);
@@ -152,39 +160,14 @@ public static class Gemm
         }
     }
 
-    /// <summary>
-    /// Packs op(A) for every row panel ip and k-block blk at Dst + (ip·KBlocks + blk)·KC·MR, as [kc][MR].
-    /// Parts are row panels, or k-blocks when A is transposed: then a row of A ([k, m] in memory) holds
-    /// one k of every panel, and walking A's rows once beats re-reading all of A for each panel.
-    /// </summary>
+    /// <summary>Packs op(A) for row panel ip and k-block blk at Dst + (ip·KBlocks + blk)·KC·MR, as [kc][MR] (A not transposed).</summary>
     private unsafe struct PackAJob : IRangeKernel
     {
         public float* A, Dst;
         public int Lda, M, K, KBlocks;
-        public bool TransA;
 
         public void Run(int start, int end)
         {
-            int rowPanels = (M + MR - 1) / MR;
-            if (TransA)
-            {
-                for (int blk = start; blk < end; blk++)
-                {
-                    int p0 = blk * KC, kc = Math.Min(KC, K - p0);
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = A + (long)(p0 + p) * Lda;
-                        for (int ip = 0; ip < rowPanels; ip++)
-                        {
-                            int i0 = ip * MR, h = Math.Min(MR, M - i0);
-                            float* dst = Dst + (((long)ip * KBlocks + blk) * KC + p) * MR;
-                            for (int i = 0; i < h; i++) dst[i] = src[i0 + i];
-                            for (int i = h; i < MR; i++) dst[i] = 0f;
-                        }
-                    }
-                }
-                return;
-            }
             for (int ip = start; ip < end; ip++)
                 for (int blk = 0; blk < KBlocks; blk++)
                 {
@@ -272,14 +255,18 @@ public static class Gemm
                     {
                         int i0 = ip * MR, h = Math.Min(MR, M - i0);
                         float* pa = own;
-                        if (PackedA != null) pa = PackedA + ((long)ip * KBlocks + blk) * KC * MR;
+                        int sa = MR;
+                        // A transposed ([k, m] in memory) already holds a full panel's MR values of each k
+                        // side by side: the micro-kernel reads them in place, Lda apart, instead of a packed copy.
+                        if (TransA && h == MR) { pa = A + (long)p0 * Lda + i0; sa = Lda; }
+                        else if (PackedA != null) pa = PackedA + ((long)ip * KBlocks + blk) * KC * MR;
                         else PackA(TransA, A, Lda, i0, h, p0, kc, own);
                         for (int jp = 0; jp < nPanels; jp++)
                         {
                             int j0 = jp * NR;
                             int w = Math.Min(NR, N - j0);
-                            if (w <= NR / 2) Micro16(pa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
-                            else Micro(pa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
+                            if (w <= NR / 2) Micro16(pa, sa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
+                            else Micro(pa, sa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
                         }
                     }
                 }
@@ -287,7 +274,7 @@ public static class Gemm
         }
     }
 
-    private static unsafe void Micro(float* pa, float* pb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    private static unsafe void Micro(float* pa, int sa, float* pb, int kc, float* c, int ldc, int rows, int cols, float alpha)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -295,7 +282,7 @@ public static class Gemm
         {
             var b0 = Vector512.Load(pb + p * NR);
             var b1 = Vector512.Load(pb + p * NR + 16);
-            float* ap = pa + p * MR;
+            float* ap = pa + (long)p * sa;
             var a0 = Vector512.Create(ap[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
             var a1 = Vector512.Create(ap[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
             var a2 = Vector512.Create(ap[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
@@ -327,13 +314,13 @@ public static class Gemm
 
     // The 6 × 16 tile of a narrow last panel (N = 40 → 32 + 16 instead of 32 + 32): same per-element
     // FMA order as Micro, so results do not depend on which kernel served a column.
-    private static unsafe void Micro16(float* pa, float* pb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    private static unsafe void Micro16(float* pa, int sa, float* pb, int kc, float* c, int ldc, int rows, int cols, float alpha)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(pb + p * (NR / 2));
-            float* ap = pa + p * MR;
+            float* ap = pa + (long)p * sa;
             c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[0]), b0, c0);
             c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[1]), b0, c1);
             c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[2]), b0, c2);
