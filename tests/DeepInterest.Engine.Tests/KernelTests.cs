@@ -21,7 +21,7 @@ public class KernelTests
 
     public static IEnumerable<object[]> Shapes()
     {
-        foreach (var (m, n, k) in new[] { (0, 3, 2), (3, 0, 2), (2, 3, 0), (1, 1, 1), (5, 7, 3), (6, 32, 4), (7, 33, 9), (13, 8, 300), (64, 80, 144), (97, 41, 257), (108, 36, 700), (300, 200, 90) })
+        foreach (var (m, n, k) in new[] { (0, 3, 2), (3, 0, 2), (2, 3, 0), (1, 1, 1), (5, 7, 3), (6, 32, 4), (7, 33, 9), (13, 8, 300), (64, 80, 144), (97, 41, 257), (108, 36, 700), (300, 200, 90), (700, 1, 40), (700, 40, 1), (1, 40, 700) })
             foreach (var ta in new[] { false, true })
                 foreach (var tb in new[] { false, true })
                     yield return [m, n, k, ta, tb];
@@ -89,6 +89,8 @@ public class KernelTests
     [InlineData(false, true, 2000, 80, 144)]   // forward x·Wᵀ: one k-block
     [InlineData(true, false, 80, 144, 2000)]   // weight gradient gyᵀ·x: many k-blocks, A read in place
     [InlineData(false, false, 333, 97, 700)]
+    [InlineData(false, true, 5000, 1, 40)]     // a one-output layer: rows split over threads
+    [InlineData(false, false, 5000, 40, 1)]    // its input gradient
     public void GemmIsBitIdenticalForOneAndTwoThreads(bool ta, bool tb, int m, int n, int k)
     {
         var r = new Rng(3);

@@ -21,7 +21,23 @@ public static class Gemm
     {
         if (m == 0 || n == 0) return;
         if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"Sgemm: bias has {bias.Length} elements, C has {n} columns.");
-        if (k > 0 && alpha != 0f && CanPack(n, k) && (long)m * n * k >= 32_768)
+        if (k > 0 && alpha != 0f && (m == 1 || n == 1 || k == 1) && m >= 256 && (long)m * n * k >= 32_768)
+        {
+            // A layer with one output (scores, logits) or its backward: a product per row of C, too thin
+            // for the micro-kernels (which would compute 5 of 6 rows or 31 of 32 columns for nothing);
+            // rows are independent, so they split over threads without changing any result.
+            unsafe
+            {
+                fixed (float* pa = a, pb = b, pc = c, pbias = bias)
+                {
+                    var job = new ThinRows { A = pa, B = pb, C = pc, Bias = bias.IsEmpty ? null : pbias, TransA = transA, TransB = transB,
+                        M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, Alpha = alpha, Beta = beta, LenA = a.Length, LenB = b.Length };
+                    Par.For((m + 63) / 64, Math.Max(1, (int)(32_768 / (64L * n * k))), ref job);
+                }
+            }
+            return;
+        }
+        if (k > 0 && alpha != 0f && m > 1 && n > 1 && k > 1 && CanPack(n, k) && (long)m * n * k >= 32_768)
         {
             unsafe
             {
@@ -350,6 +366,26 @@ public static class Gemm
     {
         Avx512F.FusedMultiplyAdd(lo, alpha, Vector512.Load(c)).Store(c);
         Avx512F.FusedMultiplyAdd(hi, alpha, Vector512.Load(c + 16)).Store(c + 16);
+    }
+
+    /// <summary>Rows [64·start, 64·end) of C by <see cref="ReferenceGemm"/> (row i of C reads only row i of op(A)).</summary>
+    private unsafe struct ThinRows : IRangeKernel
+    {
+        public float* A, B, C, Bias;
+        public bool TransA, TransB;
+        public int M, N, K, Lda, Ldb, Ldc, LenA, LenB;
+        public float Alpha, Beta;
+
+        public void Run(int start, int end)
+        {
+            int i0 = start * 64, i1 = Math.Min(M, end * 64);
+            var bias = Bias == null ? default : new ReadOnlySpan<float>(Bias, N);
+            var b = new ReadOnlySpan<float>(B, LenB);
+            for (int i = i0; i < i1; i++) InitRow(new Span<float>(C + (long)i * Ldc, N), Beta, bias);
+            // op(A) rows i0 … i1 − 1: A from row i0 (not transposed) or from column i0 (transposed).
+            var a = TransA ? new ReadOnlySpan<float>(A + i0, LenA - i0) : new ReadOnlySpan<float>(A + (long)i0 * Lda, LenA - i0 * Lda);
+            ReferenceGemm(TransA, TransB, i1 - i0, N, K, Alpha, a, Lda, b, Ldb, new Span<float>(C + (long)i0 * Ldc, (i1 - i0 - 1) * Ldc + N), Ldc);
+        }
     }
 
     /// <summary>Straightforward reference: C += alpha · op(A) · op(B). Correct for every layout.</summary>
