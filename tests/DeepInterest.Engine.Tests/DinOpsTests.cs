@@ -297,6 +297,8 @@ public class ShapeOpsAndInitTests
     {
         var x = GradCheck.Rand(_rng, new Shape(2, 3, 5));
         GradCheck.Check(t => F.SliceLast(t[0], 1, 3), [x], what: "slice last");
+        GradCheck.Check(t => F.ConcatRows(t[0], t[1]), [GradCheck.Rand(_rng, new Shape(3, 4)), GradCheck.Rand(_rng, new Shape(2, 4))], what: "concat rows");
+        Assert.Throws<ArgumentException>(() => F.ConcatRows(Tensor.Zeros(new Shape(2, 3)), Tensor.Zeros(new Shape(2, 4))));
         GradCheck.Check(t => F.SliceSteps(t[0], 1, 2), [x], what: "slice steps");
         var parts = new[] { F.SliceLast(x, 0, 2), F.SliceLast(x, 2, 3) };                 // split = slices
         Assert.Equal(x.ToArray(), F.ConcatLast(parts[0], parts[1]).ToArray());

@@ -98,6 +98,35 @@ public static partial class F
 
 public static partial class F
 {
+    /// <summary>Stacks a [Na, E] on b [Nb, E] → [Na + Nb, E] (rows of a first); backward splits the gradient.</summary>
+    public static Tensor ConcatRows(Tensor a, Tensor b)
+    {
+        if (a.Rank != 2 || b.Rank != 2 || a.Shape[1] != b.Shape[1])
+            throw new ArgumentException($"ConcatRows: needs [Na, E] and [Nb, E], got {a.Shape} and {b.Shape}.");
+        var y = Tensor.Empty(new Shape(a.Shape[0] + b.Shape[0], a.Shape[1]));
+        a.Span.CopyTo(y.Span); b.Span.CopyTo(y.Span[a.Size..]);
+        if (Tape.ShouldRecord(a, b))
+        {
+            var n = ConcatRowsNode.Rent();
+            n.A = a; n.B = b;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private sealed class ConcatRowsNode : Node<ConcatRowsNode>
+    {
+        public Tensor A = null!, B = null!;
+        protected override void Clear() { A = B = null!; }
+
+        public override void Backward()
+        {
+            var gy = Output.Grad!.Span;
+            if (A.RequiresGrad) { var d = A.GradSpan(); System.Numerics.Tensors.TensorPrimitives.Add(d, gy[..A.Size], d); }
+            if (B.RequiresGrad) { var d = B.GradSpan(); System.Numerics.Tensors.TensorPrimitives.Add(d, gy.Slice(A.Size, B.Size), d); }
+        }
+    }
+
     /// <summary>Repeats x [B, E] along a new time axis: → [B, T, E]; backward sums over T.</summary>
     public static Tensor RepeatSteps(Tensor x, int steps)
     {

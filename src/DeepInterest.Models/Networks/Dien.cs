@@ -17,8 +17,7 @@ public sealed class Dien : CtrModel
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, (Gru Extractor, ActivationUnit Attention, Gru Evolution, Mlp? AuxMlp, Linear? AuxOut)> _groups = new();
     private readonly List<Tensor> _parts = new(), _q = new(), _k = new(), _n = new();
-    private readonly Mask _auxMask = Mask.FromLengths([], 1);
-    private int[] _auxLengths = [], _auxRows = [];
+    private int[] _auxLengths = [], _auxRows = [], _auxNext = [];
     private Tensor? _auxLoss;
 
     public Dien(FeatureSchema schema, ModelOptions options) : base(schema, options)
@@ -122,19 +121,20 @@ public sealed class Dien : CtrModel
         if (_auxLengths.Length < b) _auxLengths = new int[b];
         var lens = lengths.Span;
         for (int i = 0; i < b; i++) _auxLengths[i] = Math.Max(0, lens[i] - 1);
-        _auxMask.SetFromLengths(_auxLengths.AsSpan(0, b), t - 1);
-        // Only real (h_t, e_{t+1}) pairs go through the auxiliary net: gather them as rows first.
-        if (_auxRows.Length < b * (t - 1)) _auxRows = new int[b * (t - 1)];
-        var m = _auxMask.Values;
+        // Only real (h_t, e_{t+1}) pairs go through the auxiliary net, gathered as rows: the N clicked
+        // pairs, then the N negative ones, in one pass (the loss is the mean over 2N, i.e. the average
+        // of the two halves' means). Row (b, s) of the pairs reads state b·T + s and behaviour b·T + s + 1.
+        if (_auxRows.Length < 2 * b * (t - 1)) { _auxRows = new int[2 * b * (t - 1)]; _auxNext = new int[b * (t - 1)]; }
         int n = 0;
-        for (int i = 0; i < m.Length; i++) if (m[i]) _auxRows[n++] = i;
+        for (int i = 0; i < b; i++)
+            for (int s = 0; s < _auxLengths[i]; s++) { _auxRows[n] = i * t + s; _auxNext[n++] = i * t + s + 1; }
         if (n == 0) return;
-        var states = F.GatherRows(F.SliceSteps(interests, 0, t - 1), _auxRows, n);                              // [N, E]
-        Tensor Logits(Tensor next) => F.Reshape(auxOut.Forward(auxMlp.Forward(F.ConcatLast(states, F.GatherRows(next, _auxRows, n)))), new Shape(n));
-        var ones = Tensor.Empty(new Shape(n)); ones.Span.Fill(1f);
-        var zeros = Tensor.ZerosTemp(new Shape(n));
-        var pos = F.BinaryCrossEntropyWithLogits(Logits(F.SliceSteps(keys, 1, t - 1)), ones);
-        var neg = F.BinaryCrossEntropyWithLogits(Logits(F.SliceSteps(negKeys, 1, t - 1)), zeros);
-        _auxLoss = F.MulScalar(F.Add(pos, neg), 0.5f);
+        Array.Copy(_auxRows, 0, _auxRows, n, n);
+        var states = F.GatherRows(interests, _auxRows, 2 * n);                                                  // [2N, E]
+        var next = F.ConcatRows(F.GatherRows(keys, _auxNext, n), F.GatherRows(negKeys, _auxNext, n));           // [2N, E]
+        var logits = F.Reshape(auxOut.Forward(auxMlp.Forward(F.ConcatLast(states, next))), new Shape(2 * n));   // [2N]
+        var labels = Tensor.Empty(new Shape(2 * n));
+        labels.Span[..n].Fill(1f); labels.Span[n..].Clear();
+        _auxLoss = F.BinaryCrossEntropyWithLogits(logits, labels);
     }
 }
