@@ -6,7 +6,7 @@ namespace DeepInterest.Engine.Modules;
 public sealed partial class ActivationUnit
 {
     /// <summary>Behaviours per tile of the fused scoring pass: a tile's activations stay in the core's cache through every layer.</summary>
-    private const int Tile = 64;
+    private const int Tile = 256;
 
     [ThreadStatic] private static float[][]? _tileBuffers;   // three tiles per thread
 
