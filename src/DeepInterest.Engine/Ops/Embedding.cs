@@ -32,6 +32,98 @@ public static partial class F
         return y;
     }
 
+    /// <summary>
+    /// Lookup and masked pooling in one pass, as PyTorch's EmbeddingBag: y[b] = Σ_t table[ids[b, t]] over
+    /// the real positions of mask [B, T] (times 1/count for <see cref="Pooling.Mean"/>; zeros for a row
+    /// with none) → [B, E], without writing the [B, T, E] lookup. The same sums in the same order as
+    /// <c>MaskedPool(Embedding(table, ids), mask, kind)</c>, so results are identical. Backward adds
+    /// dy[b] (scaled) to each real position's row, row-sparse when <c>table.HasSparseGrad</c>; id 0
+    /// (padding) gets none. Sum and mean only.
+    /// </summary>
+    public static Tensor EmbeddingBag(Tensor table, IntTensor ids, Mask mask, Pooling kind)
+    {
+        if (table.Rank != 2) throw new ArgumentException($"EmbeddingBag: table must be [V, E], got {table.Shape}.");
+        if (ids.Shape.Rank != 2) throw new ArgumentException($"EmbeddingBag: ids must be [B, T], got {ids.Shape}.");
+        if (kind == Pooling.Max) throw new ArgumentException("EmbeddingBag: sum or mean pooling only (max needs the looked-up rows).");
+        int b = ids.Shape[0], t = ids.Shape[1], v = table.Shape[0], e = table.Shape[1];
+        CheckMask(mask, b, t, "EmbeddingBag");
+        var idSpan = ids.Span;
+        for (int i = 0; i < idSpan.Length; i++)
+            if ((uint)idSpan[i] >= (uint)v)
+                throw new ArgumentException($"EmbeddingBag: id {idSpan[i]} at position {i} is outside the vocabulary [0, {v}).");
+        var y = Tensor.Empty(new Shape(b, e));
+        var k = new BagRows { Table = table.Buffer, TableSize = table.Size, Ids = ids.Data, M = mask.Buffer, Y = y.Buffer, T = t, E = e, Mean = kind == Pooling.Mean };
+        Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: 16384);
+        if (Tape.ShouldRecord(table))
+        {
+            var n = EmbeddingBagNode.Rent();
+            n.Table = table; n.Ids = ids; n.M = mask; n.Mean = kind == Pooling.Mean;
+            Tape.Record(n, y);
+        }
+        return y;
+    }
+
+    private struct BagRows : Kernels.IRangeKernel
+    {
+        public float[] Table, Y;
+        public int[] Ids;
+        public bool[] M;
+        public int TableSize, T, E;
+        public bool Mean;
+
+        public void Run(int start, int end)
+        {
+            int t = T, e = E;
+            var ts = Table.AsSpan(0, TableSize);
+            for (int i = start; i < end; i++)
+            {
+                var y = Y.AsSpan(i * e, e);
+                y.Clear();
+                int count = 0;
+                for (int j = 0; j < t; j++)
+                {
+                    if (!M[i * t + j]) continue;
+                    TensorPrimitives.Add(y, ts.Slice(Ids[i * t + j] * e, e), y);
+                    count++;
+                }
+                if (Mean && count > 0) TensorPrimitives.Multiply(y, 1f / count, y);
+            }
+        }
+    }
+
+    private sealed class EmbeddingBagNode : Node<EmbeddingBagNode>
+    {
+        public Tensor Table = null!;
+        public IntTensor Ids = null!;
+        public Mask M = null!;
+        public bool Mean;
+        protected override void Clear() { Table = null!; Ids = null!; M = null!; }
+
+        public override void Backward()
+        {
+            if (!Table.RequiresGrad) return;
+            int v = Table.Shape[0], e = Table.Shape[1], b = Ids.Shape[0], t = Ids.Shape[1];
+            var gy = Output.Grad!.Span; var ids = Ids.Span;
+            var sg = Table.HasSparseGrad ? Table.SparseGrad ??= new RowSparseGrad(v, e) : null;
+            var dense = sg is null ? Table.GradSpan() : default;
+            var scaled = Mean ? Tensor.Empty(new Shape(e)).Span : default;
+            for (int i = 0; i < b; i++)
+            {
+                int count = M.CountRow(i);
+                if (count == 0) continue;
+                var g = gy.Slice(i * e, e);
+                if (Mean) { TensorPrimitives.Multiply(g, 1f / count, scaled); g = scaled; }
+                for (int j = 0; j < t; j++)
+                {
+                    int id = ids[i * t + j];
+                    if (!M[i, j] || id == 0) continue;
+                    var row = sg is null ? dense.Slice(id * e, e) : sg.RowGrad(id);
+                    TensorPrimitives.Add(row, g, row);
+                }
+            }
+        }
+    }
+
     private struct LookupRows : Kernels.IRangeKernel
     {
         public float[] Table, Y;

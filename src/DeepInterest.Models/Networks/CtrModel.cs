@@ -147,7 +147,7 @@ public abstract class CtrModel : Module
         foreach (var s in Schema.Sparse) parts.Add(Embeddings.Sparse(x, s.Name));
         foreach (var q in Schema.Sequences)
             if (IsPooled(q.Name))
-                parts.Add(F.MaskedPool(Embeddings.Sequence(x, q.Name), x.Sequence(q.Name).Mask, Options.SequencePooling));
+                parts.Add(Embeddings.PooledSequence(x, q.Name, Options.SequencePooling));
     }
 
     /// <summary>Width of a group's query (its targets' embeddings concatenated).</summary>

@@ -89,6 +89,15 @@ public sealed class FeatureEmbeddings : Module
     /// <summary>Session ids [B, S, L] → [B, S, L, E].</summary>
     public Tensor Session(ModelInput x, string feature) => _tables[_schema.Session(feature).Table].Forward(x.Session(feature).Ids);
 
+    /// <summary>[B, T] pooled over its real positions → [B, E] (sum or mean in one pass; max through the lookup).</summary>
+    public Tensor PooledSequence(ModelInput x, string feature, F.Pooling kind)
+    {
+        var (ids, mask, _) = x.Sequence(feature);
+        return kind == F.Pooling.Max
+            ? F.MaskedPool(Sequence(x, feature), mask, kind)
+            : F.EmbeddingBag(_tables[_schema.Sequence(feature).Table].Weight, ids, mask, kind);
+    }
+
     /// <summary>[B, T] → [B, T, E].</summary>
     public Tensor Sequence(ModelInput x, string feature) => _tables[_schema.Sequence(feature).Table].Forward(x.Sequence(feature).Ids);
 }
