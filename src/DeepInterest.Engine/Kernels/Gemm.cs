@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -317,15 +318,14 @@ public static class Gemm
             if (rows > 5) Store(c + 5 * ldc, c50, c51, va);
             return;
         }
-        float* tile = stackalloc float[MR * NR];
-        (c00 * va).Store(tile); (c01 * va).Store(tile + 16);
-        (c10 * va).Store(tile + 32); (c11 * va).Store(tile + 48);
-        (c20 * va).Store(tile + 64); (c21 * va).Store(tile + 80);
-        (c30 * va).Store(tile + 96); (c31 * va).Store(tile + 112);
-        (c40 * va).Store(tile + 128); (c41 * va).Store(tile + 144);
-        (c50 * va).Store(tile + 160); (c51 * va).Store(tile + 176);
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++) c[(long)i * ldc + j] += tile[i * NR + j];
+        // A partial panel (N = 50, 72, 108 … leave 17–31 columns): the high half is stored under a mask.
+        var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 16)).AsSingle();
+        if (rows > 0) StorePartial(c, c00, c01, va, mask);
+        if (rows > 1) StorePartial(c + ldc, c10, c11, va, mask);
+        if (rows > 2) StorePartial(c + 2 * ldc, c20, c21, va, mask);
+        if (rows > 3) StorePartial(c + 3 * ldc, c30, c31, va, mask);
+        if (rows > 4) StorePartial(c + 4 * ldc, c40, c41, va, mask);
+        if (rows > 5) StorePartial(c + 5 * ldc, c50, c51, va, mask);
     }
 
     // The 6 × 16 tile of a narrow last panel (N = 40 → 32 + 16 instead of 32 + 32): same per-element
@@ -355,11 +355,14 @@ public static class Gemm
             if (rows > 5) Avx512F.FusedMultiplyAdd(c5, va, Vector512.Load(c + 5 * ldc)).Store(c + 5 * ldc);
             return;
         }
-        float* tile = stackalloc float[MR * (NR / 2)];
-        (c0 * va).Store(tile); (c1 * va).Store(tile + 16); (c2 * va).Store(tile + 32);
-        (c3 * va).Store(tile + 48); (c4 * va).Store(tile + 64); (c5 * va).Store(tile + 80);
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < cols; j++) c[(long)i * ldc + j] += tile[i * (NR / 2) + j];
+        // Fewer than 16 columns (N = 36 leaves 4, N = 40 leaves 8): stored under a mask.
+        var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols)).AsSingle();
+        if (rows > 0) StoreMasked(c, c0, va, mask);
+        if (rows > 1) StoreMasked(c + ldc, c1, va, mask);
+        if (rows > 2) StoreMasked(c + 2 * ldc, c2, va, mask);
+        if (rows > 3) StoreMasked(c + 3 * ldc, c3, va, mask);
+        if (rows > 4) StoreMasked(c + 4 * ldc, c4, va, mask);
+        if (rows > 5) StoreMasked(c + 5 * ldc, c5, va, mask);
     }
 
     private static unsafe void Store(float* c, Vector512<float> lo, Vector512<float> hi, Vector512<float> alpha)
@@ -367,6 +370,19 @@ public static class Gemm
         Avx512F.FusedMultiplyAdd(lo, alpha, Vector512.Load(c)).Store(c);
         Avx512F.FusedMultiplyAdd(hi, alpha, Vector512.Load(c + 16)).Store(c + 16);
     }
+
+    // Masked forms of Store: the same FMA per element, so a column's value does not depend on the tile
+    // width that served it; masked-off lanes are neither read nor written (C's row may end there).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StorePartial(float* c, Vector512<float> lo, Vector512<float> hi, Vector512<float> alpha, Vector512<float> mask)
+    {
+        Avx512F.FusedMultiplyAdd(lo, alpha, Vector512.Load(c)).Store(c);
+        StoreMasked(c + 16, hi, alpha, mask);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreMasked(float* c, Vector512<float> acc, Vector512<float> alpha, Vector512<float> mask) =>
+        Avx512F.MaskStore(c, mask, Avx512F.FusedMultiplyAdd(acc, alpha, Avx512F.MaskLoad(c, mask, Vector512<float>.Zero)));
 
     /// <summary>Rows [64·start, 64·end) of C by <see cref="ReferenceGemm"/> (row i of C reads only row i of op(A)).</summary>
     private unsafe struct ThinRows : IRangeKernel
