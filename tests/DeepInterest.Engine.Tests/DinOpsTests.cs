@@ -271,14 +271,15 @@ public class DinOpsTests
     }
 
     [Theory]
-    [InlineData(Activation.Dice, false)]
-    [InlineData(Activation.PRelu, true)]
-    [InlineData(Activation.Relu, true)]
-    public void ScoringPassMatchesTheLayeredEvaluationForwardBitForBit(Activation act, bool batchNorm)
+    [InlineData(Activation.Dice, false, 16)]
+    [InlineData(Activation.Dice, false, 36)]
+    [InlineData(Activation.PRelu, true, 16)]
+    [InlineData(Activation.Relu, true, 7)]
+    public void ScoringPassMatchesTheLayeredEvaluationForwardBitForBit(Activation act, bool batchNorm, int e)
     {
         // Scoring (evaluation, no gradients) runs tiles through every layer; it must equal the layered
         // evaluation forward, with non-trivial running statistics, slopes and ragged, empty rows.
-        int b = 57, t = 30, e = 16;
+        int b = 57, t = 30;
         var r = new Rng(77);
         var unit = new ActivationUnit(e, new MlpOptions([16, 8], act, BatchNorm: batchNorm, DiceAffine: true), new Rng(6));
         foreach (var (name, tensor) in unit.StateDict())
