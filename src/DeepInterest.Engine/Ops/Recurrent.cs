@@ -51,8 +51,7 @@ public static partial class F
         foreach (var l in lens) if (l < 0 || l > t) throw new ArgumentException($"Gru: length {l} outside [0, {t}].");
 
         int g3 = 3 * h;
-        var order = LengthOrder(lens, t);
-        var pack = new StepPacking(lens, order, t);
+        var pack = StepPacking.Rent(lens, t);
         int total = Math.Max(1, pack.Total);
         // Real steps only (padded steps are never computed or stored), step-major: rows are visited
         // in length order, longest first, so the rows running at step s are a prefix of the positions
@@ -95,6 +94,7 @@ public static partial class F
             Tape.Record(node, outputs);
             RnnLastNode.Record(node.DLast, outputs, last);
         }
+        else pack.Return();
         return new RnnResult(outputs, last);
     }
 
@@ -133,35 +133,44 @@ public static partial class F
     /// </summary>
     internal sealed class StepPacking
     {
-        public readonly int[] Order, Lengths, StepStart, Active;
-        public readonly int Total;
+        public int[] Order = [], Lengths = [], StepStart = [], Active = [];
+        public int Total;
+        private int[] _start = [];
 
-        public StepPacking(ReadOnlySpan<int> lens, int[] order, int t)
+        // Index arrays are reused (one pool per thread): a training step would otherwise allocate
+        // them anew for every recurrent layer.
+        [ThreadStatic] private static Stack<StepPacking>? _pool;
+
+        /// <summary>Rows sorted by length, longest first (equal lengths keep their order: a counting sort), and the offsets of their real steps.</summary>
+        public static StepPacking Rent(ReadOnlySpan<int> lens, int t)
         {
-            int b = order.Length;
-            Order = order; Lengths = new int[b]; StepStart = new int[t + 1]; Active = new int[t];
+            var p = (_pool ??= new Stack<StepPacking>()).TryPop(out var reused) ? reused : new StepPacking();
+            int b = lens.Length;
+            if (p.Order.Length < b) { p.Order = new int[b]; p.Lengths = new int[b]; }
+            if (p.Active.Length < t) { p.Active = new int[t]; p.StepStart = new int[t + 1]; p._start = new int[t + 2]; }
+            var start = p._start.AsSpan(0, t + 2);
+            start.Clear();
+            foreach (var l in lens) start[t - l + 1]++;
+            for (int i = 1; i <= t + 1; i++) start[i] += start[i - 1];
+            for (int r = 0; r < b; r++) p.Order[start[t - lens[r]]++] = r;
+            var active = p.Active.AsSpan(0, t);
+            active.Clear();
+            p.Total = 0;
             for (int j = 0; j < b; j++)
             {
-                int l = Lengths[j] = lens[order[j]];
-                Total += l;
-                for (int s = 0; s < l; s++) Active[s]++;
+                int l = p.Lengths[j] = lens[p.Order[j]];
+                p.Total += l;
+                for (int s = 0; s < l; s++) active[s]++;
             }
-            for (int s = 0; s < t; s++) StepStart[s + 1] = StepStart[s] + Active[s];
+            p.StepStart[0] = 0;
+            for (int s = 0; s < t; s++) p.StepStart[s + 1] = p.StepStart[s] + active[s];
+            return p;
         }
+
+        public void Return() => (_pool ??= new Stack<StepPacking>()).Push(this);
     }
 
     private static float Sigmoid1(float v) => 1f / (1f + MathF.Exp(-v));
-
-    /// <summary>Row indices sorted by length, longest first; rows of equal length keep their order (counting sort).</summary>
-    internal static int[] LengthOrder(ReadOnlySpan<int> lens, int t)
-    {
-        var start = new int[t + 2];
-        foreach (var l in lens) start[t - l + 1]++;
-        for (int i = 1; i <= t + 1; i++) start[i] += start[i - 1];
-        var order = new int[lens.Length];
-        for (int r = 0; r < lens.Length; r++) order[start[t - lens[r]]++] = r;
-        return order;
-    }
 
     /// <summary>Rows per block of the recurrent loops (fixed, so results do not depend on the thread count).</summary>
     internal const int RecurrentRowBlock = 32;
@@ -314,7 +323,7 @@ public static partial class F
         public IntTensor Lengths = null!;
         public StepPacking Pack = null!;
         public GruKind Kind;
-        protected override void Clear() { X = XRows = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; Pack = null!; }
+        protected override void Clear() { X = XRows = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; Pack?.Return(); Pack = null!; }
 
         // Backpropagation through time. With g the weight on the new candidate n:
         // dn = dh'·g, dg = dh'·(n − h), dh ← dh'·(1 − g) + dGH·W_hh, where dGH = (dpre_r, dpre_z, dhn)
