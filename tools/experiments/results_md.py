@@ -32,7 +32,9 @@ def torch_rows():
     rows = []
     for m, label in (("base", "BaseModel"), ("din", "DIN")):
         cols = {k: [] for k in ("lazy", "dense", "torch")}
-        for s in (1, 2, 3):
+        for s in (1, 2, 3, 4, 5):
+            if s > 3 and all(metrics(n)[0] is None for n in (f"{m}-ml1m-s{s}", f"{m}-ml1m-dense-s{s}", f"torch-{m}-s{s}")):
+                continue
             cells = []
             for key, name in (("lazy", f"{m}-ml1m-s{s}"), ("dense", f"{m}-ml1m-dense-s{s}"), ("torch", f"torch-{m}-s{s}")):
                 t, date = metrics(name)
@@ -42,9 +44,9 @@ def torch_rows():
                 cols[key].append(t)
                 cells.append(f"{t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f}" + (f" ({date})" if date else ""))
             rows.append(f"| {label} | {s} | " + " | ".join(cells) + " |")
-        mean = [(" / ".join(f"{statistics.mean(t[k] for t in cols[c]):.4f}" for k in ("auc", "gauc", "logloss"))) if len(cols[c]) == 3 else "—"
+        mean = [(" / ".join(f"{statistics.mean(t[k] for t in cols[c]):.4f}" for k in ("auc", "gauc", "logloss")) + f" ({len(cols[c])})") if len(cols[c]) >= 3 else "—"
                 for c in ("lazy", "dense", "torch")]
-        rows.append(f"| {label} | mean | " + " | ".join(f"**{v}**" for v in mean) + " |")
+        rows.append(f"| {label} | mean (seeds) | " + " | ".join(f"**{v}**" for v in mean) + " |")
     return "\n".join(rows)
 
 
