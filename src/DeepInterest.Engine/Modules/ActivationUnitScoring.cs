@@ -18,14 +18,9 @@ public sealed partial class ActivationUnit
     /// in the same order as the layered path, so scores agree with it bit for bit whenever that
     /// path's GEMMs take their packed kernel (every batch but the smallest).
     /// </summary>
-    private Tensor ScoreFused(Tensor query, Tensor keys, int count)
+    private Tensor ScoreFused(Tensor query, Tensor keys, int count, Tensor wKey, Tensor qTerm)
     {
         int b = keys.Shape[0], t = keys.Shape[1], e = query.Shape[1];
-        var w0 = Mlp.FirstLinear;
-        Tensor wq = F.SliceLast(w0.Weight, 0, e), wk = F.SliceLast(w0.Weight, e, e);
-        Tensor wd = F.SliceLast(w0.Weight, 2 * e, e), wp = F.SliceLast(w0.Weight, 3 * e, e);
-        var wKey = F.ConcatLast(F.Sub(wk, wd), wp);                        // [H, 2E] for [k, q⊙k]
-        var qTerm = F.Linear(query, F.Add(wq, wd), w0.Bias);               // [B, H]
         var layers = Mlp.Layers;
         var plan = new LayerPlan[layers.Count + 1];
         int widest = 2 * e;

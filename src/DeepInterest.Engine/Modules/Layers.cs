@@ -237,17 +237,26 @@ public sealed partial class ActivationUnit : Module
             for (int i = r * t; i < (r + 1) * t; i++) if (m[i]) _keyRows[n++] = i;
         }
         _rowStarts[b] = n;
-        // W₀·[q, k, q−k, q⊙k] = (W_q + W_d)·q + (W_k − W_d)·k + W_p·(q⊙k): the q part is computed once
-        // per row of the batch, not per behaviour, and the [N, 4E] concatenation is never built.
+        var (keyWeight, queryTerm) = SplitFirstLayer(query);
+        if (!Training && !Tape.GradEnabled) return ScoreFused(query, keys, n, keyWeight, queryTerm);
+        var perKey = F.Linear(F.KeyFeatures(query, keys, _keyRows, _rowStarts), keyWeight);  // [N, H] from [N, 2E] = [k, q⊙k]
+        var z = F.AddRowBroadcast(perKey, queryTerm, _rowStarts);                           // [N, H]
+        var h = Mlp.ForwardFromFirstLinear(z);                                     // [N, H']
+        return F.ScatterRows(Fc.Forward(h), _keyRows, new Shape(b, t)); // [B, T]
+    }
+
+    /// <summary>
+    /// The first layer in split form: W₀·[q, k, q−k, q⊙k] + b₀ = (W_k − W_d)·k + W_p·(q⊙k) + [(W_q + W_d)·q + b₀],
+    /// so the q part is computed once per row of the batch, not per behaviour, and the [N, 4E]
+    /// concatenation is never built. Returns the weight [H, 2E] for [k, q⊙k] and the query term [B, H].
+    /// </summary>
+    private (Tensor KeyWeight, Tensor QueryTerm) SplitFirstLayer(Tensor query)
+    {
         int e = query.Shape[1];
-        if (!Training && !Tape.GradEnabled) return ScoreFused(query, keys, n);
         var w0 = Mlp.FirstLinear;
         Tensor wq = F.SliceLast(w0.Weight, 0, e), wk = F.SliceLast(w0.Weight, e, e);
         Tensor wd = F.SliceLast(w0.Weight, 2 * e, e), wp = F.SliceLast(w0.Weight, 3 * e, e);
-        var perKey = F.Linear(F.KeyFeatures(query, keys, _keyRows, _rowStarts), F.ConcatLast(F.Sub(wk, wd), wp));  // [N, H] from [N, 2E] = [k, q⊙k]
-        var z = F.AddRowBroadcast(perKey, F.Linear(query, F.Add(wq, wd), w0.Bias), _rowStarts);                 // [N, H]
-        var h = Mlp.ForwardFromFirstLinear(z);                                     // [N, H']
-        return F.ScatterRows(Fc.Forward(h), _keyRows, new Shape(b, t)); // [B, T]
+        return (F.ConcatLast(F.Sub(wk, wd), wp), F.Linear(query, F.Add(wq, wd), w0.Bias));
     }
 }
 

@@ -16,13 +16,10 @@ public static partial class F
         if (table.Rank != 2) throw new ArgumentException($"Embedding: table must be [V, E], got {table.Shape}.");
         if (ids.Shape.Rank >= Shape.MaxRank) throw new ArgumentException($"Embedding: ids must have rank < {Shape.MaxRank}, got {ids.Shape}.");
         int v = table.Shape[0], e = table.Shape[1];
-        var idSpan = ids.Span;
-        for (int i = 0; i < idSpan.Length; i++)
-            if ((uint)idSpan[i] >= (uint)v)
-                throw new ArgumentException($"Embedding: id {idSpan[i]} at position {i} is outside the vocabulary [0, {v}).");
+        CheckIds(ids, v, "Embedding");
         var y = Tensor.Empty(ids.Shape.Append(e));
         var k = new LookupRows { Table = table.Buffer, TableSize = table.Size, Ids = ids.Data, Y = y.Buffer, E = e };
-        Kernels.ChannelKernels.ForRows(idSpan.Length, e, ref k, elementsPerPart: 16384);
+        Kernels.ChannelKernels.ForRows(ids.Size, e, ref k, elementsPerPart: 16384);
         if (Tape.ShouldRecord(table))
         {
             var n = EmbeddingNode.Rent();
@@ -47,10 +44,7 @@ public static partial class F
         if (kind == Pooling.Max) throw new ArgumentException("EmbeddingBag: sum or mean pooling only (max needs the looked-up rows).");
         int b = ids.Shape[0], t = ids.Shape[1], v = table.Shape[0], e = table.Shape[1];
         CheckMask(mask, b, t, "EmbeddingBag");
-        var idSpan = ids.Span;
-        for (int i = 0; i < idSpan.Length; i++)
-            if ((uint)idSpan[i] >= (uint)v)
-                throw new ArgumentException($"EmbeddingBag: id {idSpan[i]} at position {i} is outside the vocabulary [0, {v}).");
+        CheckIds(ids, v, "EmbeddingBag");
         var y = Tensor.Empty(new Shape(b, e));
         var k = new BagRows { Table = table.Buffer, TableSize = table.Size, Ids = ids.Data, M = mask.Buffer, Y = y.Buffer, T = t, E = e, Mean = kind == Pooling.Mean };
         Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: 16384);
@@ -122,6 +116,14 @@ public static partial class F
                 }
             }
         }
+    }
+
+    private static void CheckIds(IntTensor ids, int vocab, string op)
+    {
+        var idSpan = ids.Span;
+        for (int i = 0; i < idSpan.Length; i++)
+            if ((uint)idSpan[i] >= (uint)vocab)
+                throw new ArgumentException($"{op}: id {idSpan[i]} at position {i} is outside the vocabulary [0, {vocab}).");
     }
 
     private struct LookupRows : Kernels.IRangeKernel

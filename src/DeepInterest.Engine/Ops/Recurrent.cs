@@ -80,7 +80,7 @@ public static partial class F
         var blocks = new GruForwardBlocks
         {
             Gi = gi, Gh = gh, Hs = hs, Gates = gates, KeepGates = record, Out = outputs, Last = last, H0 = h0, Scores = scores,
-            Lens = lengths, Pack = pack, T = t, B = b, H = h, Kind = kind,
+            Pack = pack, T = t, B = b, H = h, Kind = kind,
             WHh = wHh, BHh = bHh, Packed = PackWeight(true, g3, h, wHh),
         };
         RunRowBlocks(b, (long)pack.Total * g3 * h, ref blocks);
@@ -88,7 +88,7 @@ public static partial class F
         if (record)
         {
             var node = GruNode.Rent();
-            node.X = x; node.XRows = xr; node.Lengths = lengths; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
+            node.X = x; node.XRows = xr; node.WIh = wIh; node.WHh = wHh; node.BIh = bIh; node.BHh = bHh;
             node.H0 = h0; node.Kind = kind; node.Scores = scores; node.Hs = hs; node.Gates = gates; node.Pack = pack;
             node.DLast = Tensor.ZerosTemp(new Shape(b, h));
             Tape.Record(node, outputs);
@@ -193,7 +193,6 @@ public static partial class F
         public Tensor Gi, Gh, Hs, Gates, Out, Last, WHh;
         public bool KeepGates;
         public Tensor? H0, Scores, BHh;
-        public IntTensor Lens;
         public StepPacking Pack;
         public int T, B, H;
         public GruKind Kind;
@@ -320,10 +319,9 @@ public static partial class F
     {
         public Tensor X = null!, XRows = null!, WIh = null!, WHh = null!, Hs = null!, Gates = null!, DLast = null!;
         public Tensor? BIh, BHh, H0, Scores;
-        public IntTensor Lengths = null!;
         public StepPacking Pack = null!;
         public GruKind Kind;
-        protected override void Clear() { X = XRows = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Lengths = null!; Pack?.Return(); Pack = null!; }
+        protected override void Clear() { X = XRows = WIh = WHh = Hs = Gates = DLast = null!; BIh = BHh = H0 = Scores = null; Pack?.Return(); Pack = null!; }
 
         // Backpropagation through time. With g the weight on the new candidate n:
         // dn = dh'·g, dg = dh'·(n − h), dh ← dh'·(1 − g) + dGH·W_hh, where dGH = (dpre_r, dpre_z, dhn)

@@ -17,7 +17,7 @@ public sealed class Dien : CtrModel
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, (Gru Extractor, ActivationUnit Attention, Gru Evolution, Mlp? AuxMlp, Linear? AuxOut)> _groups = new();
     private readonly List<Tensor> _parts = new(), _q = new(), _k = new(), _n = new();
-    private int[] _auxLengths = [], _auxRows = [], _auxNext = [];
+    private int[] _auxRows = [], _auxNext = [];
     private Tensor? _auxLoss;
 
     public Dien(FeatureSchema schema, ModelOptions options) : base(schema, options)
@@ -118,16 +118,14 @@ public sealed class Dien : CtrModel
     {
         int b = keys.Shape[0], t = keys.Shape[1];
         if (t < 2) return;
-        if (_auxLengths.Length < b) _auxLengths = new int[b];
         var lens = lengths.Span;
-        for (int i = 0; i < b; i++) _auxLengths[i] = Math.Max(0, lens[i] - 1);
         // Only real (h_t, e_{t+1}) pairs go through the auxiliary net, gathered as rows: the N clicked
         // pairs, then the N negative ones, in one pass (the loss is the mean over 2N, i.e. the average
         // of the two halves' means). Row (b, s) of the pairs reads state b·T + s and behaviour b·T + s + 1.
         if (_auxRows.Length < 2 * b * (t - 1)) { _auxRows = new int[2 * b * (t - 1)]; _auxNext = new int[b * (t - 1)]; }
         int n = 0;
         for (int i = 0; i < b; i++)
-            for (int s = 0; s < _auxLengths[i]; s++) { _auxRows[n] = i * t + s; _auxNext[n++] = i * t + s + 1; }
+            for (int s = 0; s < lens[i] - 1; s++) { _auxRows[n] = i * t + s; _auxNext[n++] = i * t + s + 1; }
         if (n == 0) return;
         Array.Copy(_auxRows, 0, _auxRows, n, n);
         var states = F.GatherRows(interests, _auxRows, 2 * n);                                                  // [2N, E]
