@@ -151,19 +151,29 @@ public static class Program
             ("gru dX [6500,108]x[108,36]", false, false, 6500, 36, 108),
             ("gru dW_hh gᵀ·h [108,6500]x[6500,36]", true, false, 108, 36, 6500),
             ("square 1024 NN", false, false, 1024, 1024, 1024),
+            // W1 DIN as trained: ≈ 6,528 real behaviours per batch of 256; backward accumulates (beta = 1).
+            ("W1 att1 fwd [6528,72]x[80,72]ᵀ", false, true, 6528, 80, 72),
+            ("W1 att1 dX [6528,80]x[80,72] β=1", false, false, 6528, 72, 80),
+            ("W1 att1 dW [80,6528]x[6528,72] β=1", true, false, 80, 72, 6528),
+            ("W1 att2 fwd [6528,80]x[40,80]ᵀ", false, true, 6528, 40, 80),
+            ("W1 att2 dX [6528,40]x[40,80] β=1", false, false, 6528, 80, 40),
+            ("W1 att2 dW [40,6528]x[6528,80] β=1", true, false, 40, 80, 6528),
         };
         var rng = new Rng(1);
+        var only = Environment.GetEnvironmentVariable("GEMM_ONLY");   // a substring of the shape names to run alone
         foreach (var (name, ta, tb, m, n, k) in shapes)
         {
+            if (only is not null && !name.Contains(only)) continue;
             var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
             for (int i = 0; i < a.Length; i++) a[i] = rng.NextFloat() - 0.5f;
             for (int i = 0; i < b.Length; i++) b[i] = rng.NextFloat() - 0.5f;
             int lda = ta ? m : k, ldb = tb ? k : n;
-            void Run() => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+            float beta = name.Contains("β=1") ? 1f : 0f;
+            void Run() => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, beta, c, n);
             Run();
             var times = new List<double>();
             var total = Stopwatch.StartNew();
-            while (total.Elapsed.TotalSeconds < 1.0 || times.Count < 3)
+            while (total.Elapsed.TotalSeconds < (only is null ? 1.0 : 5.0) || times.Count < 3)
             {
                 var sw = Stopwatch.StartNew();
                 Run();

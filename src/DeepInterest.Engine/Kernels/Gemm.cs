@@ -119,17 +119,19 @@ public static class Gemm
         if (!bias.IsEmpty) TensorPrimitives.Add(crow, bias[..crow.Length], crow);
     }
 
-    // Packed GEMM: op(B) is packed once, per k-block, into panels of NR = 32 columns ([KC][32],
-    // zero-padded); op(A) per thread into panels of MR = 6 rows ([KC][6]) — a transposed A is read in
-    // place, its MR values of one k being adjacent already; a 6 × 32 micro-kernel keeps
-    // its tile in 12 AVX-512 registers. One fork-join over the row panels of C covers every k-block
-    // (a weight gradient has k = the batch's rows, hundreds of blocks: a fork-join per block cost more
-    // than its arithmetic). Every element of C sums its k-blocks in the same order, so results do
-    // not depend on the thread count.
+    // Packed GEMM: a 6 × 32 micro-kernel keeps its tile of C in 12 AVX-512 registers and reads, per k,
+    // 32 values of op(B) and 6 of op(A). op(B) is packed once per call, per k-block, into panels of
+    // NR = 32 columns ([KC][32], zero-padded) only where it must be: a transposed B, a partial last
+    // panel, or rows far apart; a plain narrow B is read in place. op(A) is read in place too (plain:
+    // 6 rows Lda apart; transposed: 6 adjacent values per k); only a last partial row panel is packed.
+    // Packing A cost as much as the products on the models' thin layers (k = 36–200). One fork-join
+    // over the row panels of C covers every k-block (a weight gradient has k = the batch's rows,
+    // hundreds of blocks: a fork-join per block cost more than its arithmetic). Every element of C
+    // sums its k-blocks in the same order, so results do not depend on the thread count, nor on
+    // whether an operand was packed.
     private const int MR = 6, NR = 32, KC = 256;
     [ThreadStatic] private static float[]? _packA;
     [ThreadStatic] private static float[]? _packB;
-    [ThreadStatic] private static float[]? _packAll;
 
     private static unsafe void PackedGemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
@@ -142,55 +144,16 @@ public static class Gemm
         fixed (float* pb = _packB)
         {
             var pack = new PackJob { B = b, Ldb = ldb, TransB = transB, K = k, N = n, Dst = pb, BlockSize = blockSize };
-            if (parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
+            bool bInPlace = !transB && ldb <= MaxInPlaceLdb;
+            pack.SkipInPlace = bInPlace;
+            bool anyPacked = !bInPlace || !InPlaceB(false, n - (nPanels - 1) * NR);   // only the last panel can be partial
+            if (!anyPacked) { }
+            else if (parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
             else pack.Run(0, kBlocks);
             int rowPanels = (m + MR - 1) / MR;
-            var job = new RowJob { A = a, Lda = lda, TransA = transA, Pb = pb, BlockSize = blockSize, C = c, Ldc = ldc, M = m, N = n, K = k, Alpha = alpha, Beta = beta, Bias = bias };
-            if (kBlocks == 1)
-            {
-                if (parallel) Par.For(rowPanels, 1, ref job);
-                else job.Run(0, rowPanels);
-                return;
-            }
-            // A transposed is read in place (see RowJob); only a last partial row panel is packed, per block.
-            if (transA)
-            {
-                job.KBlocks = kBlocks;
-                if (parallel) Par.For(rowPanels, 1, ref job);
-                else job.Run(0, rowPanels);
-                return;
-            }
-            // Many k-blocks (weight gradients: k = rows of the batch): pack all of op(A) once, in
-            // parallel, instead of once per row panel and block, which re-read A from memory each time.
-            long aNeed = (long)rowPanels * MR * kBlocks * KC;
-            if (_packAll is null || _packAll.Length < aNeed) _packAll = new float[aNeed];
-            fixed (float* pa = _packAll)
-            {
-                var packA = new PackAJob { A = a, Lda = lda, M = m, K = k, KBlocks = kBlocks, Dst = pa };
-                if (parallel) Par.For(rowPanels, 1, ref packA);
-                else packA.Run(0, rowPanels);
-                job.PackedA = pa;
-                job.KBlocks = kBlocks;
-                if (parallel) Par.For(rowPanels, 1, ref job);
-                else job.Run(0, rowPanels);
-            }
-        }
-    }
-
-    /// <summary>Packs op(A) for row panel ip and k-block blk at Dst + (ip·KBlocks + blk)·KC·MR, as [kc][MR] (A not transposed).</summary>
-    private unsafe struct PackAJob : IRangeKernel
-    {
-        public float* A, Dst;
-        public int Lda, M, K, KBlocks;
-
-        public void Run(int start, int end)
-        {
-            for (int ip = start; ip < end; ip++)
-                for (int blk = 0; blk < KBlocks; blk++)
-                {
-                    int p0 = blk * KC;
-                    PackA(false, A, Lda, ip * MR, Math.Min(MR, M - ip * MR), p0, Math.Min(KC, K - p0), Dst + ((long)ip * KBlocks + blk) * KC * MR);
-                }
+            var job = new RowJob { A = a, Lda = lda, TransA = transA, Pb = pb, B = b, Ldb = ldb, BInPlace = bInPlace, BlockSize = blockSize, C = c, Ldc = ldc, M = m, N = n, K = k, Alpha = alpha, Beta = beta, Bias = bias };
+            if (parallel) Par.For(rowPanels, 1, ref job);
+            else job.Run(0, rowPanels);
         }
     }
 
@@ -210,33 +173,31 @@ public static class Gemm
         public float* B, Dst;
         public int Ldb, K, N;
         public long BlockSize;
-        public bool TransB;
+        public bool TransB, SkipInPlace;
 
         public void Run(int start, int end)
         {
             for (int blk = start; blk < end; blk++)
             {
                 int p0 = blk * KC;
-                PackB(TransB, B, Ldb, p0, Math.Min(KC, K - p0), N, Dst + blk * BlockSize);
+                PackB(TransB, B, Ldb, p0, Math.Min(KC, K - p0), N, Dst + blk * BlockSize, SkipInPlace);
             }
         }
     }
 
-    private static unsafe void PackB(bool transB, float* b, int ldb, int p0, int kc, int n, float* dst)
+    // skipInPlace: leave out the panels RowJob reads in place (see InPlaceB).
+    private static unsafe void PackB(bool transB, float* b, int ldb, int p0, int kc, int n, float* dst, bool skipInPlace = false)
     {
         int nPanels = (n + NR - 1) / NR;
         for (int jp = 0; jp < nPanels; jp++)
         {
             int j0 = jp * NR, w = Math.Min(NR, n - j0), stride = w <= NR / 2 ? NR / 2 : NR;   // a narrow last panel is 16 wide
+            if (skipInPlace && InPlaceB(transB, w)) continue;
             float* panel = dst + (long)jp * KC * NR;
             for (int p = 0; p < kc; p++)
             {
                 float* row = panel + p * stride;
-                if (!transB)
-                {
-                    float* src = b + (long)(p0 + p) * ldb + j0;
-                    for (int j = 0; j < w; j++) row[j] = src[j];
-                }
+                if (!transB) new ReadOnlySpan<float>(b + (long)(p0 + p) * ldb + j0, w).CopyTo(new Span<float>(row, w));
                 else
                 {
                     float* src = b + (long)j0 * ldb + p0 + p;
@@ -247,12 +208,19 @@ public static class Gemm
         }
     }
 
+    // A plain B ([k, n], row p's columns contiguous) holds a full panel's values of one k side by side:
+    // the micro-kernels read them in place, Ldb apart, instead of a packed copy (a weight gradient's B
+    // is the layer input, k = the batch's rows: copying it cost more than the products). Only for
+    // narrow rows: rows a few KiB apart fall into the same cache sets (square 1024: half the speed).
+    private const int MaxInPlaceLdb = 256;
+    private static bool InPlaceB(bool transB, int w) => !transB && (w == NR || w == NR / 2);
+
     private unsafe struct RowJob : IRangeKernel
     {
-        public float* A, Pb, C, PackedA, Bias;
-        public int Lda, Ldc, M, N, K, KBlocks;
+        public float* A, Pb, B, C, Bias;
+        public int Lda, Ldb, Ldc, M, N, K;
         public long BlockSize;
-        public bool TransA;
+        public bool TransA, BInPlace;
         public float Alpha, Beta;
 
         public void Run(int start, int end)
@@ -260,7 +228,10 @@ public static class Gemm
             var pack = _packA ??= new float[KC * MR];
             int nPanels = (N + NR - 1) / NR;
             var bias = Bias == null ? default : new ReadOnlySpan<float>(Bias, N);
-            for (int i = start * MR, i1 = Math.Min(M, end * MR); i < i1; i++) InitRow(new Span<float>(C + (long)i * Ldc, N), Beta, bias);
+            // One k-block: each panel's rows of C are initialised just before its tile, while in cache;
+            // several: all of this thread's rows first, as every block adds into them.
+            bool initAll = K > KC;
+            if (initAll) for (int i = start * MR, i1 = Math.Min(M, end * MR); i < i1; i++) InitRow(new Span<float>(C + (long)i * Ldc, N), Beta, bias);
             fixed (float* own = pack)
             {
                 // k-blocks outside: one packed block of B stays in cache across this thread's row panels.
@@ -268,22 +239,27 @@ public static class Gemm
                 {
                     int kc = Math.Min(KC, K - p0);
                     float* pb = Pb + blk * BlockSize;
+                    float* bRow = B + (long)p0 * Ldb;
                     for (int ip = start; ip < end; ip++)
                     {
                         int i0 = ip * MR, h = Math.Min(MR, M - i0);
+                        if (!initAll) for (int i = i0; i < i0 + h; i++) InitRow(new Span<float>(C + (long)i * Ldc, N), Beta, bias);
                         float* pa = own;
-                        int sa = MR;
-                        // A transposed ([k, m] in memory) already holds a full panel's MR values of each k
-                        // side by side: the micro-kernel reads them in place, Lda apart, instead of a packed copy.
-                        if (TransA && h == MR) { pa = A + (long)p0 * Lda + i0; sa = Lda; }
-                        else if (PackedA != null) pa = PackedA + ((long)ip * KBlocks + blk) * KC * MR;
+                        int sa = MR, si = 1;
+                        // A full panel is read in place: a transposed A ([k, m] in memory) holds its MR values of
+                        // one k side by side (Lda apart from one k to the next); a plain A holds them Lda apart,
+                        // each row's k contiguous. Only a last partial panel is packed (zero rows).
+                        if (h == MR) { if (TransA) { pa = A + (long)p0 * Lda + i0; sa = Lda; } else { pa = A + (long)i0 * Lda + p0; sa = 1; si = Lda; } }
                         else PackA(TransA, A, Lda, i0, h, p0, kc, own);
                         for (int jp = 0; jp < nPanels; jp++)
                         {
                             int j0 = jp * NR;
                             int w = Math.Min(NR, N - j0);
-                            if (w <= NR / 2) Micro16(pa, sa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
-                            else Micro(pa, sa, pb + (long)jp * KC * NR, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
+                            float* bp = pb + (long)jp * KC * NR;
+                            int sb = w <= NR / 2 ? NR / 2 : NR;
+                            if (BInPlace && InPlaceB(false, w)) { bp = bRow + j0; sb = Ldb; }
+                            if (w <= NR / 2) Micro16(pa, sa, si, bp, sb, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
+                            else Micro(pa, sa, si, bp, sb, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
                         }
                     }
                 }
@@ -291,21 +267,24 @@ public static class Gemm
         }
     }
 
-    private static unsafe void Micro(float* pa, int sa, float* pb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    // Row i of the A panel at k index p is pa[p·sa + i·si]: packed (sa = MR, si = 1), a transposed A in
+    // place (sa = Lda, si = 1) or a plain A in place (sa = 1, si = Lda).
+    private static unsafe void Micro(float* pa, int sa, int si, float* pb, int sb, int kc, float* c, int ldc, int rows, int cols, float alpha)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* r0 = pa, r1 = pa + si, r2 = pa + 2 * si, r3 = pa + 3 * si, r4 = pa + 4 * si, r5 = pa + 5 * si;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(pb + p * NR);
-            var b1 = Vector512.Load(pb + p * NR + 16);
-            float* ap = pa + (long)p * sa;
-            var a0 = Vector512.Create(ap[0]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
-            var a1 = Vector512.Create(ap[1]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
-            var a2 = Vector512.Create(ap[2]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
-            var a3 = Vector512.Create(ap[3]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
-            var a4 = Vector512.Create(ap[4]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
-            var a5 = Vector512.Create(ap[5]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
+            var b0 = Vector512.Load(pb + (long)p * sb);
+            var b1 = Vector512.Load(pb + (long)p * sb + 16);
+            long o = (long)p * sa;
+            var a0 = Vector512.Create(r0[o]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
+            var a1 = Vector512.Create(r1[o]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
+            var a2 = Vector512.Create(r2[o]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21);
+            var a3 = Vector512.Create(r3[o]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31);
+            var a4 = Vector512.Create(r4[o]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41);
+            var a5 = Vector512.Create(r5[o]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51);
         }
         var va = Vector512.Create(alpha);
         if (cols == NR)
@@ -330,19 +309,20 @@ public static class Gemm
 
     // The 6 × 16 tile of a narrow last panel (N = 40 → 32 + 16 instead of 32 + 32): same per-element
     // FMA order as Micro, so results do not depend on which kernel served a column.
-    private static unsafe void Micro16(float* pa, int sa, float* pb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    private static unsafe void Micro16(float* pa, int sa, int si, float* pb, int sb, int kc, float* c, int ldc, int rows, int cols, float alpha)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        float* r0 = pa, r1 = pa + si, r2 = pa + 2 * si, r3 = pa + 3 * si, r4 = pa + 4 * si, r5 = pa + 5 * si;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(pb + p * (NR / 2));
-            float* ap = pa + (long)p * sa;
-            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[0]), b0, c0);
-            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[1]), b0, c1);
-            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[2]), b0, c2);
-            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[3]), b0, c3);
-            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[4]), b0, c4);
-            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(ap[5]), b0, c5);
+            var b0 = Vector512.Load(pb + (long)p * sb);
+            long o = (long)p * sa;
+            c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[o]), b0, c0);
+            c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(r1[o]), b0, c1);
+            c2 = Avx512F.FusedMultiplyAdd(Vector512.Create(r2[o]), b0, c2);
+            c3 = Avx512F.FusedMultiplyAdd(Vector512.Create(r3[o]), b0, c3);
+            c4 = Avx512F.FusedMultiplyAdd(Vector512.Create(r4[o]), b0, c4);
+            c5 = Avx512F.FusedMultiplyAdd(Vector512.Create(r5[o]), b0, c5);
         }
         var va = Vector512.Create(alpha);
         if (cols == NR / 2)
