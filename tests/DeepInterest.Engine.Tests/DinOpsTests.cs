@@ -255,6 +255,45 @@ public class DinOpsTests
         Assert.Same(big, F.Dropout(big, 0.25f, false, rng));
     }
 
+    [Theory]
+    [InlineData(true, false, false)]
+    [InlineData(true, true, true)]
+    [InlineData(false, true, false)]
+    [InlineData(false, false, true)]
+    public void FusedDiceEqualsTheGateOverBatchNorm(bool training, bool masked, bool affine)
+    {
+        // F.Dice is DiceGate(x, BatchNorm(x), α) in fewer passes: same outputs, running statistics and
+        // gradients (x, γ, β, α), with padded rows (p = ½, no normalization gradient) and in evaluation.
+        var r = new Rng(masked ? 11u : 12u);
+        var mask = masked ? M4 : null;
+        var x = GradCheck.Rand(r, new Shape(4, 4, 3), -2, 2);
+        var a = Tensor.FromArray([0.2f, -0.3f, 0.5f], 3); a.RequiresGrad = true;
+        var w = affine ? GradCheck.Rand(r, new Shape(3), 0.5f, 1.5f) : null;
+        var bias = affine ? GradCheck.Rand(r, new Shape(3)) : null;
+        var upstream = GradCheck.Rand(r, new Shape(4, 4, 3));
+        foreach (var t in new[] { x, w, bias }) if (t is not null) t.RequiresGrad = true;
+        (float[] Y, float[] Mean, float[] Var, float[][] Grads) Run(bool fused)
+        {
+            var rm = Tensor.FromArray([0.1f, -0.2f, 0.3f], 3); var rv = Tensor.FromArray([0.5f, 1.5f, 2f], 3);
+            Tensor?[] ps = [x, a, w, bias];
+            foreach (var t in ps) if (t is not null) t.Grad = null;
+            var y = fused ? F.Dice(x, rm, rv, w, bias, a, training, 0.1f, 1e-5f, mask)
+                          : F.DiceGate(x, F.BatchNorm(x, rm, rv, w, bias, training, 0.1f, 1e-5f, mask), a);
+            F.Sum(F.Mul(y, upstream)).Backward();
+            return (y.ToArray(), rm.ToArray(), rv.ToArray(), ps.Where(t => t is not null).Select(t => t!.Grad!.ToArray()).ToArray());
+        }
+        var (y1, m1, v1, g1) = Run(true);
+        var (y2, m2, v2, g2) = Run(false);
+        Assert.Equal(m2, m1);
+        Assert.Equal(v2, v1);
+        for (int i = 0; i < y1.Length; i++) Assert.Equal(y2[i], y1[i], 5);
+        for (int t = 0; t < g1.Length; t++)
+            for (int i = 0; i < g1[t].Length; i++) Assert.True(Math.Abs(g1[t][i] - g2[t][i]) <= 1e-5 + 1e-5 * Math.Abs(g2[t][i]), $"input {t} [{i}]: {g1[t][i]} vs {g2[t][i]}");
+        Tensor[] inputs = affine ? [x, a, w!, bias!] : [x, a];
+        GradCheck.Check(t => F.Dice(t[0], Tensor.FromArray([0.1f, -0.2f, 0.3f], 3), Tensor.FromArray([0.5f, 1.5f, 2f], 3), affine ? t[2] : null, affine ? t[3] : null, t[1], training, 0.1f, 1e-5f, mask),
+            inputs, what: $"dice training={training} masked={masked} affine={affine}");
+    }
+
     [Fact]
     public void DiceMatchesPaperFormulaInTraining()
     {

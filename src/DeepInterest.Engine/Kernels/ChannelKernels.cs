@@ -207,7 +207,7 @@ internal static class ChannelKernels
     }
 
     /// <summary>Dice gate: P = σ(Z) (stored when P is set, else computed into Y), Y = X ⊙ (α + P ⊙ (1 − α)).</summary>
-    public struct DiceRows : IRangeKernel
+    public struct DiceGateRows : IRangeKernel
     {
         public float[] X, Z, Y, Alpha, OneMinusAlpha;
         public float[]? P;
@@ -272,6 +272,154 @@ internal static class ChannelKernels
                         if (DZ is not null) dz[k] += t * (pk * (1f - pk) * oma[k]);
                         if (PartA is not null) pa[k] += t * (1f - pk);
                     }
+                }
+            }
+        }
+    }
+
+    private static Vector<float> Sigmoid(Vector<float> z) => Vector<float>.One / (Vector<float>.One + Vector.Exp(-z));
+    private static float Sigmoid(float z) => 1f / (1f + MathF.Exp(-z));
+
+    /// <summary>
+    /// Dice forward, one pass per row: x̂ = (X − Mean)·Inv, p = σ(x̂·Scale + Shift), Y = X ⊙ (α + p ⊙ (1 − α));
+    /// P = p when set. A padded row has z = 0 (p = ½), as BatchNorm's zero output gave.
+    /// </summary>
+    public struct DiceRows : IRangeKernel
+    {
+        public float[] X, Y, Mean, Inv, Scale, Shift, Alpha, OneMinusAlpha;
+        public float[]? P;
+        public bool[]? Mask;
+        public int C;
+
+        public void Run(int start, int end)
+        {
+            int c = C, w = Vector<float>.Count;
+            var local = Local(c <= MaxStackChannels / 2 ? stackalloc float[6 * c] : new float[6 * c], c, Mean, Inv, Scale, Shift, Alpha, OneMinusAlpha);
+            var m = local[..c]; var inv = local.Slice(c, c); var sc = local.Slice(2 * c, c); var sh = local.Slice(3 * c, c);
+            var a = local.Slice(4 * c, c); var oma = local.Slice(5 * c, c);
+            var half = new Vector<float>(0.5f);
+            for (int r = start; r < end; r++)
+            {
+                var x = X.AsSpan(r * c, c); var y = Y.AsSpan(r * c, c);
+                var pr = P is null ? default : P.AsSpan(r * c, c);
+                bool real = Mask is null || Mask[r];
+                int k = 0;
+                for (; k <= c - w; k += w)
+                {
+                    var vx = new Vector<float>(x[k..]);
+                    var p = real ? Sigmoid((vx - new Vector<float>(m[k..])) * new Vector<float>(inv[k..]) * new Vector<float>(sc[k..]) + new Vector<float>(sh[k..])) : half;
+                    if (P is not null) p.CopyTo(pr[k..]);
+                    (vx * (new Vector<float>(a[k..]) + p * new Vector<float>(oma[k..]))).CopyTo(y[k..]);
+                }
+                for (; k < c; k++)
+                {
+                    float p = real ? Sigmoid((x[k] - m[k]) * inv[k] * sc[k] + sh[k]) : 0.5f;
+                    if (P is not null) pr[k] = p;
+                    y[k] = x[k] * (a[k] + p * oma[k]);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Dice backward sums per block, with t = G ⊙ X and u = t ⊙ P(1 − P)(1 − α) (the gradient at z):
+    /// PartU[b] = Σ u, PartUX[b] = Σ u ⊙ x̂ over the real rows, PartA[b] = Σ t ⊙ (1 − P) over all rows.
+    /// </summary>
+    public struct DiceGradSums : IRangeKernel
+    {
+        public float[] G, X, P, Mean, Inv, OneMinusAlpha;
+        public float[]? PartU, PartUX, PartA;
+        public bool[]? Mask;
+        public int Rows, C;
+
+        public void Run(int start, int end)
+        {
+            int c = C, w = Vector<float>.Count;
+            var local = Local(c <= MaxStackChannels ? stackalloc float[3 * c] : new float[3 * c], c, Mean, Inv, OneMinusAlpha);
+            var m = local[..c]; var inv = local.Slice(c, c); var oma = local.Slice(2 * c, c);
+            var one = Vector<float>.One;
+            for (int b = start; b < end; b++)
+            {
+                var pu = PartU is null ? default : PartU.AsSpan(b * c, c);
+                var pux = PartUX is null ? default : PartUX.AsSpan(b * c, c);
+                var pa = PartA is null ? default : PartA.AsSpan(b * c, c);
+                pu.Clear(); pux.Clear(); pa.Clear();
+                for (int r = b * Block, r1 = Math.Min(Rows, r + Block); r < r1; r++)
+                {
+                    bool sumU = PartU is not null && (Mask is null || Mask[r]);
+                    var g = G.AsSpan(r * c, c); var x = X.AsSpan(r * c, c); var p = P.AsSpan(r * c, c);
+                    int k = 0;
+                    for (; k <= c - w; k += w)
+                    {
+                        var vx = new Vector<float>(x[k..]); var vp = new Vector<float>(p[k..]);
+                        var t = new Vector<float>(g[k..]) * vx;
+                        if (sumU)
+                        {
+                            var u = t * (vp * (one - vp) * new Vector<float>(oma[k..]));
+                            (new Vector<float>(pu[k..]) + u).CopyTo(pu[k..]);
+                            (new Vector<float>(pux[k..]) + u * ((vx - new Vector<float>(m[k..])) * new Vector<float>(inv[k..]))).CopyTo(pux[k..]);
+                        }
+                        if (PartA is not null) (new Vector<float>(pa[k..]) + t * (one - vp)).CopyTo(pa[k..]);
+                    }
+                    for (; k < c; k++)
+                    {
+                        float t = g[k] * x[k], pk = p[k];
+                        if (sumU)
+                        {
+                            float u = t * (pk * (1f - pk) * oma[k]);
+                            pu[k] += u;
+                            pux[k] += u * ((x[k] - m[k]) * inv[k]);
+                        }
+                        if (PartA is not null) pa[k] += t * (1f - pk);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Dice backward to x: DX += G ⊙ (α + P(1 − α)) + Scale ⊙ (u − A − x̂ ⊙ Bv) on real rows (the gate term
+    /// alone on padded rows), with u and x̂ recomputed as in <see cref="DiceGradSums"/>.
+    /// </summary>
+    public struct DiceBackwardRows : IRangeKernel
+    {
+        public float[] G, X, P, Mean, Inv, Alpha, OneMinusAlpha, Scale, A, Bv, DX;
+        public bool[]? Mask;
+        public int C;
+
+        public void Run(int start, int end)
+        {
+            int c = C, w = Vector<float>.Count;
+            var local = Local(c <= MaxStackChannels / 2 ? stackalloc float[7 * c] : new float[7 * c], c, Mean, Inv, Alpha, OneMinusAlpha, Scale, A, Bv);
+            var m = local[..c]; var inv = local.Slice(c, c); var al = local.Slice(2 * c, c); var oma = local.Slice(3 * c, c);
+            var sc = local.Slice(4 * c, c); var ca = local.Slice(5 * c, c); var cb = local.Slice(6 * c, c);
+            var one = Vector<float>.One;
+            for (int r = start; r < end; r++)
+            {
+                bool real = Mask is null || Mask[r];
+                var g = G.AsSpan(r * c, c); var x = X.AsSpan(r * c, c); var p = P.AsSpan(r * c, c); var d = DX.AsSpan(r * c, c);
+                int k = 0;
+                for (; k <= c - w; k += w)
+                {
+                    var vg = new Vector<float>(g[k..]); var vx = new Vector<float>(x[k..]); var vp = new Vector<float>(p[k..]); var vo = new Vector<float>(oma[k..]);
+                    var dx = vg * (new Vector<float>(al[k..]) + vp * vo);
+                    if (real)
+                    {
+                        var u = vg * vx * (vp * (one - vp) * vo);
+                        var h = (vx - new Vector<float>(m[k..])) * new Vector<float>(inv[k..]);
+                        dx += (u - new Vector<float>(ca[k..]) - h * new Vector<float>(cb[k..])) * new Vector<float>(sc[k..]);
+                    }
+                    (new Vector<float>(d[k..]) + dx).CopyTo(d[k..]);
+                }
+                for (; k < c; k++)
+                {
+                    float pk = p[k], dx = g[k] * (al[k] + pk * oma[k]);
+                    if (real)
+                    {
+                        float u = g[k] * x[k] * (pk * (1f - pk) * oma[k]);
+                        dx += (u - ca[k] - (x[k] - m[k]) * inv[k] * cb[k]) * sc[k];
+                    }
+                    d[k] += dx;
                 }
             }
         }

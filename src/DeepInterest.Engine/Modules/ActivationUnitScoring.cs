@@ -109,8 +109,8 @@ public sealed partial class ActivationUnit
         public void Run(int start, int end)
         {
             int e = E, size = Tile * Widest;
-            // Three tile buffers per thread (the channel kernels index rows from the start of an array).
-            var bufs = _tileBuffers is { } t && t[0].Length >= size ? t : (_tileBuffers = [new float[size], new float[size], new float[size]]);
+            // Two tile buffers per thread, input and output of a layer (the channel kernels index rows from the start of an array).
+            var bufs = _tileBuffers is { } t && t[0].Length >= size ? t : (_tileBuffers = [new float[size], new float[size]]);
             for (int tile = start; tile < end; tile++)
             {
                 int i0 = tile * Tile, n = Math.Min(Count, i0 + Tile) - i0;
@@ -129,7 +129,7 @@ public sealed partial class ActivationUnit
                 for (int l = 0; l < Plan.Length; l++)
                 {
                     var p = Plan[l];
-                    int o = (cur + 1) % 3, spare = (cur + 2) % 3;
+                    int o = 1 - cur;
                     var x = bufs[cur].AsSpan(0, n * p.In); var y = bufs[o].AsSpan(0, n * p.Out);
                     var bias = p.Bias is null ? default : p.Bias.Span;
                     if (p.Packed is { } pw) Gemm.SgemmPacked(n, pw, 1f, x, p.In, 0f, y, p.Out, bias);
@@ -150,11 +150,12 @@ public sealed partial class ActivationUnit
                     switch (p.Act)
                     {
                         case Activation.Dice:
-                            var z = new ChannelKernels.NormalizeRows { X = bufs[cur], Y = bufs[spare], Mean = p.DiceMean!, Inv = p.DiceInv!, Scale = p.DiceScale!, Shift = p.DiceShift!, C = p.Out };
-                            z.Run(0, n);
-                            var dice = new ChannelKernels.DiceRows { X = bufs[cur], Z = bufs[spare], Y = bufs[spare], Alpha = p.Alpha!, OneMinusAlpha = p.OneMinusAlpha!, C = p.Out };
+                            var dice = new ChannelKernels.DiceRows
+                            {
+                                X = bufs[cur], Y = bufs[cur], Mean = p.DiceMean!, Inv = p.DiceInv!, Scale = p.DiceScale!, Shift = p.DiceShift!,
+                                Alpha = p.Alpha!, OneMinusAlpha = p.OneMinusAlpha!, C = p.Out,
+                            };
                             dice.Run(0, n);
-                            cur = spare;
                             break;
                         case Activation.PRelu:
                             var pr = new ChannelKernels.PReluRows { X = bufs[cur], Y = bufs[cur], Alpha = p.Alpha!, C = p.Out };

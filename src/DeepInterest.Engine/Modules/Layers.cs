@@ -55,7 +55,8 @@ public sealed class Dice : Module
     }
 
     /// <summary>[N, C] or [B, T, C] (optional [B, T] mask: statistics over real positions) → same shape.</summary>
-    public Tensor Forward(Tensor x, Mask? mask = null) => F.DiceGate(x, Bn.Forward(x, mask), Alpha);
+    public Tensor Forward(Tensor x, Mask? mask = null) =>
+        F.Dice(x, Bn.RunningMean, Bn.RunningVar, Bn.Weight, Bn.Bias, Alpha, Training, Bn.Momentum, Bn.Eps, mask);
 }
 
 /// <summary>PReLU with one slope per channel (last axis) or a shared one; key <c>weight</c>, initialized to 0.25.</summary>

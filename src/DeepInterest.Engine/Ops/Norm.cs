@@ -26,11 +26,40 @@ public static partial class F
             if (x.Rank != 3) throw new ArgumentException($"BatchNorm: a mask needs [B, T, C] input, got {x.Shape}.");
             CheckMask(mask, x.Shape[0], x.Shape[1], "BatchNorm");
         }
-        var mean = Tensor.Empty(new Shape(c));
-        var invStd = Tensor.Empty(new Shape(c));
+        var (mean, invStd, n) = Statistics(x, runningMean, runningVar, training, momentum, eps, mask);
         var y = Tensor.Empty(x.Shape);
         bool record = Tape.ShouldRecord(x, weight ?? x, bias);
         var xhat = record ? Tensor.Empty(x.Shape) : null;
+        var mbuf = mask?.Buffer;
+        // y = x̂·γ + β with x̂ = (x − μ)·inv; x̂ is kept only for backward.
+        var scale = weight;
+        if (scale is null) { scale = Tensor.Empty(new Shape(c)); scale.Span.Fill(1f); }
+        var shift = bias ?? Tensor.ZerosTemp(new Shape(c));
+        var rowsK = new ChannelKernels.NormalizeRows
+        {
+            X = x.Buffer, Y = y.Buffer, Mean = mean.Buffer, Inv = invStd.Buffer, Scale = scale.Buffer, Shift = shift.Buffer,
+            XHat = xhat?.Buffer, Mask = mbuf, C = c,
+        };
+        ChannelKernels.ForRows(rows, c, ref rowsK);
+        if (record)
+        {
+            var node = BatchNormNode.Rent();
+            node.X = x; node.W = weight; node.B = bias; node.XHat = xhat!; node.InvStd = invStd;
+            node.Training = training; node.M = mask; node.Count = n;
+            Tape.Record(node, y);
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// The mean and 1/√(σ² + ε) per channel a normalization uses: batch statistics over the real rows in
+    /// training (and the running buffers updated), the running ones in evaluation; n = real rows.
+    /// </summary>
+    private static (Tensor Mean, Tensor InvStd, int N) Statistics(Tensor x, Tensor runningMean, Tensor runningVar, bool training, float momentum, float eps, Mask? mask)
+    {
+        int c = x.Shape.Last, rows = x.Shape.Rows;
+        var mean = Tensor.Empty(new Shape(c));
+        var invStd = Tensor.Empty(new Shape(c));
         var ms = mean.Span; var inv = invStd.Span;
         var mbuf = mask?.Buffer;
         int n = 0;
@@ -70,24 +99,7 @@ public static partial class F
             var rv = runningVar.Span;
             for (int k = 0; k < c; k++) inv[k] = 1f / MathF.Sqrt(rv[k] + eps);
         }
-        // y = x̂·γ + β with x̂ = (x − μ)·inv; x̂ is kept only for backward.
-        var scale = weight;
-        if (scale is null) { scale = Tensor.Empty(new Shape(c)); scale.Span.Fill(1f); }
-        var shift = bias ?? Tensor.ZerosTemp(new Shape(c));
-        var rowsK = new ChannelKernels.NormalizeRows
-        {
-            X = x.Buffer, Y = y.Buffer, Mean = mean.Buffer, Inv = invStd.Buffer, Scale = scale.Buffer, Shift = shift.Buffer,
-            XHat = xhat?.Buffer, Mask = mbuf, C = c,
-        };
-        ChannelKernels.ForRows(rows, c, ref rowsK);
-        if (record)
-        {
-            var node = BatchNormNode.Rent();
-            node.X = x; node.W = weight; node.B = bias; node.XHat = xhat!; node.InvStd = invStd;
-            node.Training = training; node.M = mask; node.Count = n;
-            Tape.Record(node, y);
-        }
-        return y;
+        return (mean, invStd, n);
     }
 
     private sealed class BatchNormNode : Node<BatchNormNode>
@@ -135,6 +147,108 @@ public static partial class F
     }
 
     /// <summary>
+    /// Dice (DIN paper §4.3) as one op: y = x·(α + p·(1 − α)) = p·x + (1 − p)·α·x with p = σ(z) and
+    /// z = (x − μ)/√(σ² + ε)·γ + β, the batch normalization of x (statistics, running buffers, mask and
+    /// optional affine γ, β exactly as <see cref="BatchNorm"/>); α [C] is a learned slope per channel.
+    /// x is [N, C] or [B, T, C]. The same as <see cref="DiceGate"/> over <see cref="BatchNorm"/>, in
+    /// fewer passes: z is never stored (backward recomputes x̂ from x), only p.
+    /// </summary>
+    public static Tensor Dice(Tensor x, Tensor runningMean, Tensor runningVar, Tensor? weight, Tensor? bias, Tensor alpha,
+        bool training, float momentum, float eps, Mask? mask = null)
+    {
+        int c = x.Shape.Last, rows = x.Shape.Rows;
+        if (runningMean.Size != c || runningVar.Size != c || (weight is not null && weight.Size != c) || (bias is not null && bias.Size != c) || alpha.Size != c)
+            throw new ArgumentException($"Dice: input {x.Shape} has {c} channels; statistics, affine parameters and alpha must have {c}.");
+        if (mask is not null)
+        {
+            if (x.Rank != 3) throw new ArgumentException($"Dice: a mask needs [B, T, C] input, got {x.Shape}.");
+            CheckMask(mask, x.Shape[0], x.Shape[1], "Dice");
+        }
+        var (mean, invStd, n) = Statistics(x, runningMean, runningVar, training, momentum, eps, mask);
+        var (scale, shift) = (weight, bias);
+        if (scale is null) { scale = Tensor.Empty(new Shape(c)); scale.Span.Fill(1f); }
+        shift ??= Tensor.ZerosTemp(new Shape(c));
+        var oneMinusA = Tensor.Empty(new Shape(c));
+        TensorPrimitives.Subtract(1f, alpha.Span, oneMinusA.Span);
+        var y = Tensor.Empty(x.Shape);
+        bool record = Tape.ShouldRecord(x, alpha, weight) || (bias is not null && Tape.ShouldRecord(bias));
+        var p = record ? Tensor.Empty(x.Shape) : null;
+        var k = new ChannelKernels.DiceRows
+        {
+            X = x.Buffer, Y = y.Buffer, P = p?.Buffer, Mean = mean.Buffer, Inv = invStd.Buffer, Scale = scale.Buffer, Shift = shift.Buffer,
+            Alpha = alpha.Buffer, OneMinusAlpha = oneMinusA.Buffer, Mask = mask?.Buffer, C = c,
+        };
+        ChannelKernels.ForRows(rows, c, ref k);
+        if (record)
+        {
+            var node = DiceNode.Rent();
+            node.X = x; node.W = weight; node.B = bias; node.A = alpha; node.P = p!; node.Mean = mean; node.InvStd = invStd;
+            node.Training = training; node.M = mask; node.Count = n;
+            Tape.Record(node, y);
+        }
+        return y;
+    }
+
+    private sealed class DiceNode : Node<DiceNode>
+    {
+        public Tensor X = null!, A = null!, P = null!, Mean = null!, InvStd = null!;
+        public Tensor? W, B;
+        public Mask? M;
+        public bool Training;
+        public int Count;
+        protected override void Clear() { X = A = P = Mean = InvStd = null!; W = B = null; M = null; }
+
+        // With t = gy·x and u = ∂L/∂z = t·p(1 − p)(1 − α): dα = Σ t·(1 − p); dγ = Σ u·x̂, dβ = Σ u;
+        // dx = gy·(α + p(1 − α)) + γ/σ·(u − a − x̂·b), a = Σu/n, b = Σu·x̂/n over the real rows in
+        // training (a = b = 0 in evaluation); padded rows take the gate term only.
+        public override void Backward()
+        {
+            int c = X.Shape.Last, rows = X.Shape.Rows, blocks = ChannelKernels.Blocks(rows);
+            var mbuf = M?.Buffer;
+            var oneMinusA = Tensor.Empty(new Shape(c));
+            TensorPrimitives.Subtract(1f, A.Span, oneMinusA.Span);
+            bool stats = Training && Count > 0;
+            bool needU = stats || W is { RequiresGrad: true } || B is { RequiresGrad: true };
+            var partU = needU ? Tensor.Empty(new Shape(blocks, c)) : null;
+            var partUX = needU ? Tensor.Empty(new Shape(blocks, c)) : null;
+            var partA = A.RequiresGrad ? Tensor.Empty(new Shape(blocks, c)) : null;
+            Span<double> su = c <= 512 ? stackalloc double[c] : new double[c];
+            Span<double> sux = c <= 512 ? stackalloc double[c] : new double[c];
+            su.Clear(); sux.Clear();
+            if (partU is not null || partA is not null)
+            {
+                var sums = new ChannelKernels.DiceGradSums
+                {
+                    G = Output.Grad!.Buffer, X = X.Buffer, P = P.Buffer, Mean = Mean.Buffer, Inv = InvStd.Buffer, OneMinusAlpha = oneMinusA.Buffer,
+                    PartU = partU?.Buffer, PartUX = partUX?.Buffer, PartA = partA?.Buffer, Mask = mbuf, Rows = rows, C = c,
+                };
+                ChannelKernels.ForBlocks(rows, c, ref sums);
+                if (partU is not null) { ChannelKernels.CombineBlocks(partU.Span, blocks, c, su); ChannelKernels.CombineBlocks(partUX!.Span, blocks, c, sux); }
+                if (partA is not null) AddBlocks(partA.Span, blocks, c, A.GradSpan(), shared: false);
+            }
+            if (W is { RequiresGrad: true }) { var gw = W.GradSpan(); for (int k = 0; k < c; k++) gw[k] += (float)sux[k]; }
+            if (B is { RequiresGrad: true }) { var gb = B.GradSpan(); for (int k = 0; k < c; k++) gb[k] += (float)su[k]; }
+            if (!X.RequiresGrad) return;
+            X.GradSpan();
+            var scale = Tensor.Empty(new Shape(c)); var ca = Tensor.Empty(new Shape(c)); var cb = Tensor.Empty(new Shape(c));
+            var ss = scale.Span; var cas = ca.Span; var cbs = cb.Span; var inv = InvStd.Span;
+            var w = W is null ? default : W.Span;
+            for (int k = 0; k < c; k++)
+            {
+                ss[k] = inv[k] * (W is null ? 1f : w[k]);
+                cas[k] = stats ? (float)(su[k] / Count) : 0f;
+                cbs[k] = stats ? (float)(sux[k] / Count) : 0f;
+            }
+            var dx = new ChannelKernels.DiceBackwardRows
+            {
+                G = Output.Grad!.Buffer, X = X.Buffer, P = P.Buffer, Mean = Mean.Buffer, Inv = InvStd.Buffer, Alpha = A.Buffer, OneMinusAlpha = oneMinusA.Buffer,
+                Scale = scale.Buffer, A = ca.Buffer, Bv = cb.Buffer, DX = X.Grad!.Buffer, Mask = mbuf, C = c,
+            };
+            ChannelKernels.ForRows(rows, c, ref dx);
+        }
+    }
+
+    /// <summary>
     /// Dice's gate (DIN paper §4.3): y = p·x + (1 − p)·α·x with p = σ(z), where z is the
     /// batch-normalized x and α [C] a learned slope per channel (last axis).
     /// </summary>
@@ -148,18 +262,18 @@ public static partial class F
         var p = record ? Tensor.Empty(x.Shape) : null;         // inference computes p into y
         var oneMinusA = Tensor.Empty(new Shape(c));
         TensorPrimitives.Subtract(1f, alpha.Span, oneMinusA.Span);
-        var k = new ChannelKernels.DiceRows { X = x.Buffer, Z = z.Buffer, Y = y.Buffer, Alpha = alpha.Buffer, OneMinusAlpha = oneMinusA.Buffer, P = p?.Buffer, C = c };
+        var k = new ChannelKernels.DiceGateRows { X = x.Buffer, Z = z.Buffer, Y = y.Buffer, Alpha = alpha.Buffer, OneMinusAlpha = oneMinusA.Buffer, P = p?.Buffer, C = c };
         ChannelKernels.ForRows(rows, c, ref k);
         if (record)
         {
-            var n = DiceNode.Rent();
+            var n = DiceGateNode.Rent();
             n.X = x; n.Z = z; n.A = alpha; n.P = p!;
             Tape.Record(n, y);
         }
         return y;
     }
 
-    private sealed class DiceNode : Node<DiceNode>
+    private sealed class DiceGateNode : Node<DiceGateNode>
     {
         public Tensor X = null!, Z = null!, A = null!, P = null!;
         protected override void Clear() { X = Z = A = P = null!; }
