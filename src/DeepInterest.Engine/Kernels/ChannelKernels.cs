@@ -20,11 +20,10 @@ internal static class ChannelKernels
 
     public static int Blocks(int rows) => (rows + Block - 1) / Block;
 
-    // A part is worth a fork-join when it holds about 32K elements (≈ 10 µs of work).
-    private static int RowGrain(int c, int elementsPerPart = 32768) => Math.Max(1, elementsPerPart / Math.Max(1, c));
+    private static int RowGrain(int c, int elementsPerPart = Par.MinElementsPerPart) => Math.Max(1, elementsPerPart / Math.Max(1, c));
 
     /// <summary>Runs a kernel over rows of <paramref name="c"/> elements, split over threads when parts hold ≥ <paramref name="elementsPerPart"/> elements.</summary>
-    public static void ForRows<T>(int rows, int c, ref T kernel, int elementsPerPart = 32768) where T : struct, IRangeKernel =>
+    public static void ForRows<T>(int rows, int c, ref T kernel, int elementsPerPart = Par.MinElementsPerPart) where T : struct, IRangeKernel =>
         Par.For(rows, RowGrain(c, elementsPerPart), ref kernel);
 
     public static void ForBlocks<T>(int rows, int c, ref T kernel) where T : struct, IRangeKernel =>

@@ -61,7 +61,7 @@ public static partial class F
 
     // Batch rows per part so that a part holds about 32K elements.
     private static int RowGrain(int batch, int count, int width) =>
-        (int)Math.Clamp(32768L * batch / Math.Max(1L, (long)count * width), 1, Math.Max(1, batch));
+        (int)Math.Clamp((long)Par.MinElementsPerPart * batch / Math.Max(1L, (long)count * width), 1, Math.Max(1, batch));
 
     /// <summary>Batch rows [start, end) of <see cref="KeyFeatures"/>: the forward pass, or (Backward) its gradients from G.</summary>
     private struct KeyFeaturesRows : IRangeKernel

@@ -19,7 +19,7 @@ public static partial class F
         CheckIds(ids, v, "Embedding");
         var y = Tensor.Empty(ids.Shape.Append(e));
         var k = new LookupRows { Table = table.Buffer, TableSize = table.Size, Ids = ids.Data, Y = y.Buffer, E = e };
-        Kernels.ChannelKernels.ForRows(ids.Size, e, ref k, elementsPerPart: 16384);
+        Kernels.ChannelKernels.ForRows(ids.Size, e, ref k, elementsPerPart: Kernels.Par.MinElementsPerPart);
         if (Tape.ShouldRecord(table))
         {
             var n = EmbeddingNode.Rent();
@@ -47,7 +47,7 @@ public static partial class F
         CheckIds(ids, v, "EmbeddingBag");
         var y = Tensor.Empty(new Shape(b, e));
         var k = new BagRows { Table = table.Buffer, TableSize = table.Size, Ids = ids.Data, M = mask.Buffer, Y = y.Buffer, T = t, E = e, Mean = kind == Pooling.Mean };
-        Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: 16384);
+        Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: Kernels.Par.MinElementsPerPart);
         if (Tape.ShouldRecord(table))
         {
             var n = EmbeddingBagNode.Rent();

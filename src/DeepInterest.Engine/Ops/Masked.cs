@@ -95,7 +95,7 @@ public static partial class F
         if (mask is not null) CheckMask(mask, b, t, "WeightedSum");
         var y = Tensor.ZerosTemp(new Shape(b, e));
         var k = new WeightedSumRows { W = weights.Buffer, V = values.Buffer, Y = y.Buffer, M = mask?.Buffer, T = t, E = e };
-        Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: 16384);
+        Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: Kernels.Par.MinElementsPerPart);
         if (Tape.ShouldRecord(weights, values))
         {
             var n = WeightedSumNode.Rent();
@@ -121,7 +121,7 @@ public static partial class F
                 W = W.Buffer, V = V.Buffer, Y = Output.Grad!.Buffer, M = M?.Buffer, T = t, E = e, Backward = true,
                 GW = W.RequiresGrad ? W.Grad!.Buffer : null, GV = V.RequiresGrad ? V.Grad!.Buffer : null,
             };
-            Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: 16384);
+            Kernels.ChannelKernels.ForRows(b, t * e, ref k, elementsPerPart: Kernels.Par.MinElementsPerPart);
         }
     }
 
