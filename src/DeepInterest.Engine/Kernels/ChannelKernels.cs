@@ -276,12 +276,11 @@ internal static class ChannelKernels
         }
     }
 
-    private static Vector<float> Sigmoid(Vector<float> z) => Vector<float>.One / (Vector<float>.One + Vector.Exp(-z));
-    private static float Sigmoid(float z) => 1f / (1f + MathF.Exp(-z));
-
     /// <summary>
-    /// Dice forward, one pass per row: x̂ = (X − Mean)·Inv, p = σ(x̂·Scale + Shift), Y = X ⊙ (α + p ⊙ (1 − α));
-    /// P = p when set. A padded row has z = 0 (p = ½), as BatchNorm's zero output gave.
+    /// Dice forward: x̂ = (X − Mean)·Inv, p = σ(x̂·Scale + Shift), Y = X ⊙ (α + p ⊙ (1 − α)); P = p when set.
+    /// A padded row has z = 0 (p = ½), as BatchNorm's zero output gave. Chunks of rows go through z
+    /// (into P or a scratch chunk), one TensorPrimitives.Sigmoid call and the gate while in cache: a
+    /// sigmoid per vector (Vector.Exp, not inlined) cost twice as much.
     /// </summary>
     public struct DiceRows : IRangeKernel
     {
@@ -289,6 +288,8 @@ internal static class ChannelKernels
         public float[]? P;
         public bool[]? Mask;
         public int C;
+        [ThreadStatic] private static float[]? _scratch;
+        private const int ChunkElements = 4096;
 
         public void Run(int start, int end)
         {
@@ -296,25 +297,30 @@ internal static class ChannelKernels
             var local = Local(c <= MaxStackChannels / 2 ? stackalloc float[6 * c] : new float[6 * c], c, Mean, Inv, Scale, Shift, Alpha, OneMinusAlpha);
             var m = local[..c]; var inv = local.Slice(c, c); var sc = local.Slice(2 * c, c); var sh = local.Slice(3 * c, c);
             var a = local.Slice(4 * c, c); var oma = local.Slice(5 * c, c);
-            var half = new Vector<float>(0.5f);
-            for (int r = start; r < end; r++)
+            int chunk = Math.Max(1, ChunkElements / c);
+            var scratch = P is null ? (_scratch is { } t && t.Length >= chunk * c ? t : (_scratch = new float[chunk * c])) : null;
+            for (int r0 = start; r0 < end; r0 += chunk)
             {
-                var x = X.AsSpan(r * c, c); var y = Y.AsSpan(r * c, c);
-                var pr = P is null ? default : P.AsSpan(r * c, c);
-                bool real = Mask is null || Mask[r];
-                int k = 0;
-                for (; k <= c - w; k += w)
+                int r1 = Math.Min(end, r0 + chunk);
+                var z = P is null ? scratch.AsSpan(0, (r1 - r0) * c) : P.AsSpan(r0 * c, (r1 - r0) * c);
+                for (int r = r0; r < r1; r++)
                 {
-                    var vx = new Vector<float>(x[k..]);
-                    var p = real ? Sigmoid((vx - new Vector<float>(m[k..])) * new Vector<float>(inv[k..]) * new Vector<float>(sc[k..]) + new Vector<float>(sh[k..])) : half;
-                    if (P is not null) p.CopyTo(pr[k..]);
-                    (vx * (new Vector<float>(a[k..]) + p * new Vector<float>(oma[k..]))).CopyTo(y[k..]);
+                    var zr = z.Slice((r - r0) * c, c);
+                    if (Mask is not null && !Mask[r]) { zr.Clear(); continue; }
+                    var x = X.AsSpan(r * c, c);
+                    int k = 0;
+                    for (; k <= c - w; k += w)
+                        ((new Vector<float>(x[k..]) - new Vector<float>(m[k..])) * new Vector<float>(inv[k..]) * new Vector<float>(sc[k..]) + new Vector<float>(sh[k..])).CopyTo(zr[k..]);
+                    for (; k < c; k++) zr[k] = (x[k] - m[k]) * inv[k] * sc[k] + sh[k];
                 }
-                for (; k < c; k++)
+                TensorPrimitives.Sigmoid(z, z);
+                for (int r = r0; r < r1; r++)
                 {
-                    float p = real ? Sigmoid((x[k] - m[k]) * inv[k] * sc[k] + sh[k]) : 0.5f;
-                    if (P is not null) pr[k] = p;
-                    y[k] = x[k] * (a[k] + p * oma[k]);
+                    var x = X.AsSpan(r * c, c); var pr = z.Slice((r - r0) * c, c); var y = Y.AsSpan(r * c, c);
+                    int k = 0;
+                    for (; k <= c - w; k += w)
+                        (new Vector<float>(x[k..]) * (new Vector<float>(a[k..]) + new Vector<float>(pr[k..]) * new Vector<float>(oma[k..]))).CopyTo(y[k..]);
+                    for (; k < c; k++) y[k] = x[k] * (a[k] + pr[k] * oma[k]);
                 }
             }
         }

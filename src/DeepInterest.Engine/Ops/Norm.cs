@@ -150,7 +150,7 @@ public static partial class F
     /// Dice (DIN paper §4.3) as one op: y = x·(α + p·(1 − α)) = p·x + (1 − p)·α·x with p = σ(z) and
     /// z = (x − μ)/√(σ² + ε)·γ + β, the batch normalization of x (statistics, running buffers, mask and
     /// optional affine γ, β exactly as <see cref="BatchNorm"/>); α [C] is a learned slope per channel.
-    /// x is [N, C] or [B, T, C]. The same as <see cref="DiceGate"/> over <see cref="BatchNorm"/>, in
+    /// x is [N, C] or [B, T, C]. Bit for bit the forward of <see cref="DiceGate"/> over <see cref="BatchNorm"/>, in
     /// fewer passes: z is never stored (backward recomputes x̂ from x), only p.
     /// </summary>
     public static Tensor Dice(Tensor x, Tensor runningMean, Tensor runningVar, Tensor? weight, Tensor? bias, Tensor alpha,
