@@ -60,22 +60,19 @@ public sealed class Adam : Optimizer
             var ps = p.Span; var m = _m[k].AsSpan(); var v = _v[k].AsSpan();
             if (sparse is not null && dense is null && _o.Sparse == SparseMode.Lazy)
             {
-                int w = sparse.Width;
-                var touched = sparse.Rows;
-                for (int s = 0; s < touched.Length; s++)
+                // Rows are independent: a large batch's rows split over threads, each updating its own.
+                var job = new LazyRows
                 {
-                    // The rows are scattered over tables of many megabytes: fetching a few rows ahead
-                    // overlaps the cache misses that otherwise dominate this loop.
-                    if (s + PrefetchRows < touched.Length) Prefetch(ps, m, v, touched[s + PrefetchRows] * w, w);
-                    int off = touched[s] * w;
-                    Update(ps.Slice(off, w), sparse.Values(s), m.Slice(off, w), v.Slice(off, w), lr, b1, b2, eps, wd, stepSize, bc2Sqrt);
-                }
+                    P = p.Buffer, M = _m[k], V = _v[k], G = sparse, Size = p.Size, Decoupled = _o.Decoupled,
+                    Lr = lr, B1 = b1, B2 = b2, Eps = eps, Wd = wd, StepSize = stepSize, Bc2Sqrt = bc2Sqrt,
+                };
+                Kernels.Par.For(sparse.Count, Math.Max(1, Kernels.Par.MinElementsPerPart / (3 * sparse.Width)), ref job);
                 continue;
             }
             if (sparse is null)
             {
-                if (dense is null) Update(ps, default, m, v, lr, b1, b2, eps, wd, stepSize, bc2Sqrt);
-                else Update(ps, dense.Span, m, v, lr, b1, b2, eps, wd, stepSize, bc2Sqrt);
+                if (dense is null) Update(ps, default, m, v, lr, b1, b2, eps, wd, stepSize, bc2Sqrt, _o.Decoupled);
+                else Update(ps, dense.Span, m, v, lr, b1, b2, eps, wd, stepSize, bc2Sqrt, _o.Decoupled);
                 continue;
             }
             // Dense semantics with a row-sparse gradient: every row moves; touched rows use their gradient.
@@ -90,12 +87,37 @@ public sealed class Adam : Optimizer
                     if (slot >= 0) System.Numerics.Tensors.TensorPrimitives.Add(sparse.Values(slot), dense.Span.Slice(off, width), sparse.Values(slot));
                     else g = dense.Span.Slice(off, width);
                 }
-                Update(ps.Slice(off, width), g, m.Slice(off, width), v.Slice(off, width), lr, b1, b2, eps, wd, stepSize, bc2Sqrt);
+                Update(ps.Slice(off, width), g, m.Slice(off, width), v.Slice(off, width), lr, b1, b2, eps, wd, stepSize, bc2Sqrt, _o.Decoupled);
             }
         }
     }
 
     private const int PrefetchRows = 16;
+
+    /// <summary>The lazy update of touched rows [start, end) of one table.</summary>
+    private struct LazyRows : Kernels.IRangeKernel
+    {
+        public float[] P, M, V;
+        public RowSparseGrad G;
+        public int Size;
+        public bool Decoupled;
+        public float Lr, B1, B2, Eps, Wd, StepSize, Bc2Sqrt;
+
+        public void Run(int start, int end)
+        {
+            int w = G.Width;
+            var touched = G.Rows;
+            var ps = P.AsSpan(0, Size); var m = M.AsSpan(0, Size); var v = V.AsSpan(0, Size);
+            for (int s = start; s < end; s++)
+            {
+                // The rows are scattered over tables of many megabytes: fetching a few rows ahead
+                // overlaps the cache misses that otherwise dominate this loop.
+                if (s + PrefetchRows < end) Prefetch(ps, m, v, touched[s + PrefetchRows] * w, w);
+                int off = touched[s] * w;
+                Update(ps.Slice(off, w), G.Values(s), m.Slice(off, w), v.Slice(off, w), Lr, B1, B2, Eps, Wd, StepSize, Bc2Sqrt, Decoupled);
+            }
+        }
+    }
 
     private static void Prefetch(Span<float> p, Span<float> m, Span<float> v, int off, int w)
     {
@@ -103,10 +125,10 @@ public sealed class Adam : Optimizer
     }
 
     /// <summary>One Adam update of a contiguous block; an empty <paramref name="grad"/> means a zero gradient.</summary>
-    private void Update(Span<float> p, ReadOnlySpan<float> grad, Span<float> m, Span<float> v,
-        float lr, float b1, float b2, float eps, float wd, float stepSize, float bc2Sqrt)
+    private static void Update(Span<float> p, ReadOnlySpan<float> grad, Span<float> m, Span<float> v,
+        float lr, float b1, float b2, float eps, float wd, float stepSize, float bc2Sqrt, bool decoupled)
     {
-        bool zero = grad.IsEmpty, decoupled = _o.Decoupled;
+        bool zero = grad.IsEmpty;
         int i = 0;
         if (System.Numerics.Vector.IsHardwareAccelerated && !zero)
         {
