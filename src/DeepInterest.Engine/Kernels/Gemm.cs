@@ -69,15 +69,15 @@ public static class Gemm
     public static bool CanPack(int n, int k) => Vector512.IsHardwareAccelerated && Fma.IsSupported && n >= 8 && k >= 4;
 
     /// <summary>Floats the packed form of a [k, n] operand needs.</summary>
-    public static int PackedSize(int n, int k) => KC * NR * ((n + NR - 1) / NR) * ((k + KC - 1) / KC);
+    public static int PackedSize(int n, int k) => (int)BlockSize(n) * ((k + KC - 1) / KC);
 
     /// <summary>Packs op(B) ([k, n], or [n, k] when <paramref name="transB"/>) into <paramref name="dst"/> (≥ <see cref="PackedSize"/>).</summary>
     public static PackedMatrix Pack(bool transB, int n, int k, ReadOnlySpan<float> b, int ldb, float[] dst)
     {
         if (!CanPack(n, k)) throw new InvalidOperationException($"Gemm.Pack: no packed kernel for [{k}, {n}] on this CPU.");
         if (dst.Length < PackedSize(n, k)) throw new ArgumentException($"Gemm.Pack: destination has {dst.Length} floats, needs {PackedSize(n, k)}.");
-        int nPanels = (n + NR - 1) / NR, kBlocks = (k + KC - 1) / KC;
-        long blockSize = (long)KC * NR * nPanels;
+        int kBlocks = (k + KC - 1) / KC;
+        long blockSize = BlockSize(n);
         unsafe
         {
             fixed (float* pb = b, pd = dst)
@@ -130,14 +130,24 @@ public static class Gemm
     // sums its k-blocks in the same order, so results do not depend on the thread count, nor on
     // whether an operand was packed.
     private const int MR = 6, NR = 32, KC = 256;
+
+    // Column panels: NR = 32 wide, except the last, which is 16 wide when n ≤ 16 and 48 wide when the
+    // columns left after the 32-wide panels need three 16-lane vectors (N = 40: one 48-wide panel;
+    // N = 80: 32 + 48) — a 16-wide tile has too few accumulators to keep both FMA pipes busy and ran
+    // at half the speed of the others. Every element sums its products in the same order whatever the
+    // tile width, so the panel layout never changes a result.
+    private static int Panels(int n) { int u = (n + 15) / 16; return u <= 1 ? 1 : u % 2 == 0 ? u / 2 : (u - 1) / 2; }
+    private static int LastStride(int n) { int u = (n + 15) / 16; return u <= 1 ? 16 : u % 2 == 0 ? NR : NR + 16; }
+    private static int Stride(int n, int jp) => jp == Panels(n) - 1 ? LastStride(n) : NR;
+    private static long BlockSize(int n) => (long)KC * (NR * (Panels(n) - 1) + LastStride(n));
     [ThreadStatic] private static float[]? _packA;
     [ThreadStatic] private static float[]? _packB;
 
     private static unsafe void PackedGemm(bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc, float* bias)
     {
-        int nPanels = (n + NR - 1) / NR, kBlocks = (k + KC - 1) / KC;
-        long blockSize = (long)KC * NR * nPanels;
+        int nPanels = Panels(n), kBlocks = (k + KC - 1) / KC;
+        long blockSize = BlockSize(n);
         long need = blockSize * kBlocks;
         if (_packB is null || _packB.Length < need) _packB = new float[need];
         bool parallel = (long)m * n * k >= 4_000_000;   // 8 MFLOP, ≈ 40 µs on one core (see Par.MinElementsPerPart)
@@ -146,7 +156,7 @@ public static class Gemm
             var pack = new PackJob { B = b, Ldb = ldb, TransB = transB, K = k, N = n, Dst = pb, BlockSize = blockSize };
             bool bInPlace = !transB && ldb <= MaxInPlaceLdb;
             pack.SkipInPlace = bInPlace;
-            bool anyPacked = !bInPlace || !InPlaceB(false, n - (nPanels - 1) * NR);   // only the last panel can be partial
+            bool anyPacked = !bInPlace || !InPlaceB(false, n - (nPanels - 1) * NR, LastStride(n));   // only the last panel can be partial
             if (!anyPacked) { }
             else if (parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
             else pack.Run(0, kBlocks);
@@ -188,11 +198,11 @@ public static class Gemm
     // skipInPlace: leave out the panels RowJob reads in place (see InPlaceB).
     private static unsafe void PackB(bool transB, float* b, int ldb, int p0, int kc, int n, float* dst, bool skipInPlace = false)
     {
-        int nPanels = (n + NR - 1) / NR;
+        int nPanels = Panels(n);
         for (int jp = 0; jp < nPanels; jp++)
         {
-            int j0 = jp * NR, w = Math.Min(NR, n - j0), stride = w <= NR / 2 ? NR / 2 : NR;   // a narrow last panel is 16 wide
-            if (skipInPlace && InPlaceB(transB, w)) continue;
+            int j0 = jp * NR, stride = Stride(n, jp), w = Math.Min(stride, n - j0);
+            if (skipInPlace && InPlaceB(transB, w, stride)) continue;
             float* panel = dst + (long)jp * KC * NR;
             for (int p = 0; p < kc; p++)
             {
@@ -213,7 +223,7 @@ public static class Gemm
     // is the layer input, k = the batch's rows: copying it cost more than the products). Only for
     // narrow rows: rows a few KiB apart fall into the same cache sets (square 1024: half the speed).
     private const int MaxInPlaceLdb = 256;
-    private static bool InPlaceB(bool transB, int w) => !transB && (w == NR || w == NR / 2);
+    private static bool InPlaceB(bool transB, int w, int stride) => !transB && w == stride;
 
     private unsafe struct RowJob : IRangeKernel
     {
@@ -226,7 +236,7 @@ public static class Gemm
         public void Run(int start, int end)
         {
             var pack = _packA ??= new float[KC * MR];
-            int nPanels = (N + NR - 1) / NR;
+            int nPanels = Panels(N);
             var bias = Bias == null ? default : new ReadOnlySpan<float>(Bias, N);
             // One k-block: each panel's rows of C are initialised just before its tile, while in cache;
             // several: all of this thread's rows first, as every block adds into them.
@@ -253,13 +263,14 @@ public static class Gemm
                         else PackA(TransA, A, Lda, i0, h, p0, kc, own);
                         for (int jp = 0; jp < nPanels; jp++)
                         {
-                            int j0 = jp * NR;
-                            int w = Math.Min(NR, N - j0);
+                            int j0 = jp * NR, stride = Stride(N, jp), w = Math.Min(stride, N - j0);
                             float* bp = pb + (long)jp * KC * NR;
-                            int sb = w <= NR / 2 ? NR / 2 : NR;
-                            if (BInPlace && InPlaceB(false, w)) { bp = bRow + j0; sb = Ldb; }
-                            if (w <= NR / 2) Micro16(pa, sa, si, bp, sb, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
-                            else Micro(pa, sa, si, bp, sb, kc, C + (long)i0 * Ldc + j0, Ldc, h, w, Alpha);
+                            int sb = stride;
+                            if (BInPlace && InPlaceB(false, w, stride)) { bp = bRow + j0; sb = Ldb; }
+                            float* cp = C + (long)i0 * Ldc + j0;
+                            if (stride == NR) Micro(pa, sa, si, bp, sb, kc, cp, Ldc, h, w, Alpha);
+                            else if (stride > NR) Micro48(pa, sa, si, bp, sb, kc, cp, Ldc, h, w, Alpha);
+                            else Micro16(pa, sa, si, bp, sb, kc, cp, Ldc, h, w, Alpha);
                         }
                     }
                 }
@@ -305,6 +316,38 @@ public static class Gemm
         if (rows > 3) StorePartial(c + 3 * ldc, c30, c31, va, mask);
         if (rows > 4) StorePartial(c + 4 * ldc, c40, c41, va, mask);
         if (rows > 5) StorePartial(c + 5 * ldc, c50, c51, va, mask);
+    }
+
+    // The 6 × 48 tile of a last panel of 33–48 columns: 18 accumulators, the third 16 lanes stored under
+    // a mask when the panel is partial. Same per-element FMA order as Micro.
+    private static unsafe void Micro48(float* pa, int sa, int si, float* pb, int sb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    {
+        Vector512<float> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
+        Vector512<float> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
+        Vector512<float> c40 = default, c41 = default, c42 = default, c50 = default, c51 = default, c52 = default;
+        float* r0 = pa, r1 = pa + si, r2 = pa + 2 * si, r3 = pa + 3 * si, r4 = pa + 4 * si, r5 = pa + 5 * si;
+        for (int p = 0; p < kc; p++)
+        {
+            float* bq = pb + (long)p * sb;
+            var b0 = Vector512.Load(bq);
+            var b1 = Vector512.Load(bq + 16);
+            var b2 = Vector512.Load(bq + 32);
+            long o = (long)p * sa;
+            var a0 = Vector512.Create(r0[o]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); c02 = Avx512F.FusedMultiplyAdd(a0, b2, c02);
+            var a1 = Vector512.Create(r1[o]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); c12 = Avx512F.FusedMultiplyAdd(a1, b2, c12);
+            var a2 = Vector512.Create(r2[o]); c20 = Avx512F.FusedMultiplyAdd(a2, b0, c20); c21 = Avx512F.FusedMultiplyAdd(a2, b1, c21); c22 = Avx512F.FusedMultiplyAdd(a2, b2, c22);
+            var a3 = Vector512.Create(r3[o]); c30 = Avx512F.FusedMultiplyAdd(a3, b0, c30); c31 = Avx512F.FusedMultiplyAdd(a3, b1, c31); c32 = Avx512F.FusedMultiplyAdd(a3, b2, c32);
+            var a4 = Vector512.Create(r4[o]); c40 = Avx512F.FusedMultiplyAdd(a4, b0, c40); c41 = Avx512F.FusedMultiplyAdd(a4, b1, c41); c42 = Avx512F.FusedMultiplyAdd(a4, b2, c42);
+            var a5 = Vector512.Create(r5[o]); c50 = Avx512F.FusedMultiplyAdd(a5, b0, c50); c51 = Avx512F.FusedMultiplyAdd(a5, b1, c51); c52 = Avx512F.FusedMultiplyAdd(a5, b2, c52);
+        }
+        var va = Vector512.Create(alpha);
+        var mask = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(cols - 32)).AsSingle();
+        if (rows > 0) { Store(c, c00, c01, va); StoreMasked(c + 32, c02, va, mask); }
+        if (rows > 1) { Store(c + ldc, c10, c11, va); StoreMasked(c + ldc + 32, c12, va, mask); }
+        if (rows > 2) { Store(c + 2 * ldc, c20, c21, va); StoreMasked(c + 2 * ldc + 32, c22, va, mask); }
+        if (rows > 3) { Store(c + 3 * ldc, c30, c31, va); StoreMasked(c + 3 * ldc + 32, c32, va, mask); }
+        if (rows > 4) { Store(c + 4 * ldc, c40, c41, va); StoreMasked(c + 4 * ldc + 32, c42, va, mask); }
+        if (rows > 5) { Store(c + 5 * ldc, c50, c51, va); StoreMasked(c + 5 * ldc + 32, c52, va, mask); }
     }
 
     // The 6 × 16 tile of a narrow last panel (N = 40 → 32 + 16 instead of 32 + 32): same per-element
