@@ -64,6 +64,13 @@ public static class Tape
     public static bool ShouldRecord(Tensor a, Tensor b, Tensor? c) =>
         _noGradDepth == 0 && (a.RequiresGrad || b.RequiresGrad || (c?.RequiresGrad ?? false));
 
+    public static bool ShouldRecordAny(IReadOnlyList<Tensor> inputs)
+    {
+        if (_noGradDepth != 0) return false;
+        for (int i = 0; i < inputs.Count; i++) if (inputs[i].RequiresGrad) return true;
+        return false;
+    }
+
     /// <summary>Appends <paramref name="node"/>, marking <paramref name="output"/> as requiring a gradient.</summary>
     public static void Record(Node node, Tensor output)
     {

@@ -30,6 +30,94 @@ public static partial class F
     }
 
     /// <summary>
+    /// Lookups of several tables side by side, as <c>ConcatLast(Embedding(t₀, ids₀), Embedding(t₁, ids₁), …)</c>
+    /// in one pass: out[..., o_j : o_j + E_j] = tables[j][ids[j][...]] with o_j = E_0 + … + E_{j−1}; all ids
+    /// share one shape → ids.Shape + [Σ E_j]. An attention group's item ‖ category keys are written
+    /// straight into their concatenated layout instead of twice (lookup, then copy). Id 0 is padding
+    /// and receives no gradient; gradients are row-sparse per table as in <see cref="Embedding"/>.
+    /// </summary>
+    public static Tensor EmbeddingConcat(IReadOnlyList<Tensor> tables, IReadOnlyList<IntTensor> ids)
+    {
+        int count = tables.Count;
+        if (count == 0 || ids.Count != count) throw new ArgumentException($"EmbeddingConcat: {count} tables and {ids.Count} id tensors; need the same number, at least one.");
+        var shape = ids[0].Shape;
+        if (shape.Rank >= Shape.MaxRank) throw new ArgumentException($"EmbeddingConcat: ids must have rank < {Shape.MaxRank}, got {shape}.");
+        var bufs = new float[count][]; var sizes = new int[count]; var widths = new int[count]; var idArrays = new int[count][];
+        int total = 0;
+        for (int j = 0; j < count; j++)
+        {
+            var t = tables[j];
+            if (t.Rank != 2) throw new ArgumentException($"EmbeddingConcat: table {j} must be [V, E], got {t.Shape}.");
+            if (ids[j].Shape != shape) throw new ArgumentException($"EmbeddingConcat: ids {j} have shape {ids[j].Shape}, ids 0 have {shape}.");
+            CheckIds(ids[j], t.Shape[0], "EmbeddingConcat");
+            bufs[j] = t.Buffer; sizes[j] = t.Size; widths[j] = t.Shape[1]; idArrays[j] = ids[j].Data;
+            total += widths[j];
+        }
+        var y = Tensor.Empty(shape.Append(total));
+        var k = new ConcatLookupRows { Tables = bufs, Sizes = sizes, Widths = widths, Ids = idArrays, Y = y.Buffer, Total = total };
+        Kernels.ChannelKernels.ForRows(shape.Size, total, ref k, elementsPerPart: Kernels.Par.MinElementsPerPart);
+        if (Tape.ShouldRecordAny(tables))
+        {
+            var node = EmbeddingConcatNode.Rent();
+            node.Tables = [.. tables]; node.Ids = [.. ids]; node.Total = total;
+            Tape.Record(node, y);
+        }
+        return y;
+    }
+
+    private struct ConcatLookupRows : Kernels.IRangeKernel
+    {
+        public float[][] Tables;
+        public int[][] Ids;
+        public int[] Sizes, Widths;
+        public float[] Y;
+        public int Total;
+
+        public void Run(int start, int end)
+        {
+            for (int j = 0, o = 0; j < Tables.Length; o += Widths[j], j++)
+            {
+                int e = Widths[j];
+                var ts = Tables[j].AsSpan(0, Sizes[j]); var ids = Ids[j];
+                for (int i = start; i < end; i++)
+                {
+                    if (i + 8 < end) Kernels.Simd.Prefetch(ts, ids[i + 8] * e, e);   // rows of large tables miss the cache
+                    ts.Slice(ids[i] * e, e).CopyTo(Y.AsSpan(i * Total + o, e));
+                }
+            }
+        }
+    }
+
+    private sealed class EmbeddingConcatNode : Node<EmbeddingConcatNode>
+    {
+        public Tensor[] Tables = null!;
+        public IntTensor[] Ids = null!;
+        public int Total;
+        protected override void Clear() { Tables = null!; Ids = null!; }
+
+        public override void Backward()
+        {
+            var gy = Output.Grad!.Span;
+            for (int j = 0, o = 0; j < Tables.Length; o += Tables[j].Shape[1], j++)
+            {
+                var table = Tables[j];
+                if (!table.RequiresGrad) continue;
+                int v = table.Shape[0], e = table.Shape[1];
+                var ids = Ids[j].Span;
+                var sg = table.HasSparseGrad ? table.SparseGrad ??= new RowSparseGrad(v, e) : null;
+                var dense = sg is null ? table.GradSpan() : default;
+                for (int i = 0; i < ids.Length; i++)
+                {
+                    int id = ids[i];
+                    if (id == 0) continue;
+                    var row = sg is null ? dense.Slice(id * e, e) : sg.RowGrad(id);
+                    TensorPrimitives.Add(row, gy.Slice(i * Total + o, e), row);
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// Lookup and masked pooling in one pass, as PyTorch's EmbeddingBag: y[b] = Σ_t table[ids[b, t]] over
     /// the real positions of mask [B, T] (times 1/count for <see cref="Pooling.Mean"/>; zeros for a row
     /// with none) → [B, E], without writing the [B, T, E] lookup. The same sums in the same order as

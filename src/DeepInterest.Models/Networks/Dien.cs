@@ -16,7 +16,7 @@ public sealed class Dien : CtrModel
 {
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, (Gru Extractor, ActivationUnit Attention, Gru Evolution, Mlp? AuxMlp, Linear? AuxOut)> _groups = new();
-    private readonly List<Tensor> _parts = new(), _q = new(), _k = new(), _n = new();
+    private readonly List<Tensor> _parts = new();
     private int[] _auxRows = [], _auxNext = [];
     private Tensor? _auxLoss;
 
@@ -70,18 +70,11 @@ public sealed class Dien : CtrModel
         foreach (var g in Schema.Groups)
         {
             var (extractor, attention, evolution, auxMlp, auxOut) = _groups[g.Name];
-            _q.Clear(); _k.Clear(); _n.Clear();
-            foreach (var p in g.Pairs)
-            {
-                _q.Add(_emb.Sparse(x, p.Target));
-                _k.Add(_emb.Sequence(x, p.History));
-                if (withAux) _n.Add(_emb.Sequence(x, p.NegativeHistory!));
-            }
-            var query = F.ConcatLast(_q);                                                                          // [B, E]
-            var keys = F.ConcatLast(_k);                                                                           // [B, T, E]
+            var query = _emb.Query(x, g);                                                                          // [B, E]
+            var keys = _emb.Keys(x, g);                                                                            // [B, T, E]
             var (_, mask, lengths) = x.Sequence(g.Pairs[0].History);
             var interests = extractor.Forward(keys, lengths).Outputs;                                              // [B, T, E]
-            if (withAux) AddAuxLoss(interests, keys, F.ConcatLast(_n), lengths, auxMlp!, auxOut!);
+            if (withAux) AddAuxLoss(interests, keys, _emb.Keys(x, g, negative: true), lengths, auxMlp!, auxOut!);
             Tensor final;
             if (Options.Evolution == EvolutionKind.GruAttention)
             {

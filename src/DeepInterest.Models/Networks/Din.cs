@@ -16,7 +16,6 @@ public sealed class Din : CtrModel
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, ActivationUnit> _attention = new();
     private readonly List<Tensor> _parts = new();
-    private readonly List<Tensor> _q = new(), _k = new();
 
     public Din(FeatureSchema schema, ModelOptions options) : base(schema, options)
     {
@@ -43,14 +42,8 @@ public sealed class Din : CtrModel
         AddProfile(_parts, x);                                                                                      // [B, E] each
         foreach (var g in Schema.Groups)
         {
-            _q.Clear(); _k.Clear();
-            foreach (var p in g.Pairs)
-            {
-                _q.Add(_emb.Sparse(x, p.Target));                                                                  // [B, E_p]
-                _k.Add(_emb.Sequence(x, p.History));                                                               // [B, T, E_p]
-            }
-            var query = F.ConcatLast(_q);                                                                          // [B, E]
-            var keys = F.ConcatLast(_k);                                                                           // [B, T, E]
+            var query = _emb.Query(x, g);                                                                          // [B, E]: targets side by side
+            var keys = _emb.Keys(x, g);                                                                            // [B, T, E]: histories side by side
             var mask = x.Sequence(g.Pairs[0].History).Mask;
             var scores = _attention[g.Name].Forward(query, keys, mask);                                            // [B, T]
             if (Options.AttentionScale) scores = F.MulScalar(scores, 1f / MathF.Sqrt(query.Shape.Last));

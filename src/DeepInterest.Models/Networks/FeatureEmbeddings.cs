@@ -100,4 +100,28 @@ public sealed class FeatureEmbeddings : Module
 
     /// <summary>[B, T] → [B, T, E].</summary>
     public Tensor Sequence(ModelInput x, string feature) => _tables[_schema.Sequence(feature).Table].Forward(x.Sequence(feature).Ids);
+
+    private readonly List<Tensor> _groupTables = new();
+    private readonly List<IntTensor> _groupIds = new();
+
+    /// <summary>An attention group's targets side by side (the query): [B] each → [B, Σ E_p], in one lookup pass.</summary>
+    public Tensor Query(ModelInput x, AttentionGroup group) => Group(group, p => (_schema.SparseFeature(p.Target).Table, x.Sparse(p.Target)));
+
+    /// <summary>An attention group's histories side by side (the keys), or its negative histories: [B, T] each → [B, T, Σ E_p].</summary>
+    public Tensor Keys(ModelInput x, AttentionGroup group, bool negative = false) =>
+        Group(group, p => negative
+            ? (_schema.Sequence(p.NegativeHistory ?? throw new SchemaException($"attention group '{group.Name}': pair {p.Target} has no negative history.")).Table, x.Sequence(p.NegativeHistory).Ids)
+            : (_schema.Sequence(p.History).Table, x.Sequence(p.History).Ids));
+
+    private Tensor Group(AttentionGroup group, Func<AttentionPair, (string Table, IntTensor Ids)> pick)
+    {
+        _groupTables.Clear(); _groupIds.Clear();
+        foreach (var p in group.Pairs)
+        {
+            var (table, ids) = pick(p);
+            _groupTables.Add(_tables[table].Weight);
+            _groupIds.Add(ids);
+        }
+        return F.EmbeddingConcat(_groupTables, _groupIds);
+    }
 }
