@@ -22,18 +22,20 @@ public static class Gemm
     {
         if (m == 0 || n == 0) return;
         if (!bias.IsEmpty && bias.Length < n) throw new ArgumentException($"Sgemm: bias has {bias.Length} elements, C has {n} columns.");
-        if (k > 0 && alpha != 0f && (m == 1 || n == 1 || k == 1) && m >= 256 && (long)m * n * k >= 32_768)
+        if (k > 0 && alpha != 0f && (m == 1 || n == 1 || k == 1))
         {
             // A layer with one output (scores, logits) or its backward: a product per row of C, too thin
             // for the micro-kernels (which would compute 5 of 6 rows or 31 of 32 columns for nothing);
-            // rows are independent, so they split over threads without changing any result.
+            // rows are independent, so large ones split over threads without changing any result.
             unsafe
             {
                 fixed (float* pa = a, pb = b, pc = c, pbias = bias)
                 {
                     var job = new ThinRows { A = pa, B = pb, C = pc, Bias = bias.IsEmpty ? null : pbias, TransA = transA, TransB = transB,
                         M = m, N = n, K = k, Lda = lda, Ldb = ldb, Ldc = ldc, Alpha = alpha, Beta = beta, LenA = a.Length, LenB = b.Length };
-                    Par.For((m + 63) / 64, Math.Max(1, (int)((long)Par.MinElementsPerPart / (64L * n * k))), ref job);
+                    int chunks = (m + 63) / 64;
+                    if (m >= 256) Par.For(chunks, Math.Max(1, (int)((long)Par.MinElementsPerPart / (64L * n * k))), ref job);
+                    else job.Run(0, chunks);
                 }
             }
             return;
@@ -421,10 +423,53 @@ public static class Gemm
             var bias = Bias == null ? default : new ReadOnlySpan<float>(Bias, N);
             var b = new ReadOnlySpan<float>(B, LenB);
             for (int i = i0; i < i1; i++) InitRow(new Span<float>(C + (long)i * Ldc, N), Beta, bias);
+            // The layers' shapes, in registers (a library call per row cost more than its arithmetic):
+            // one output: C[i] += α·⟨A[i, :], B⟩; one input: C[i, :] += α·A[i]·B[0, :]; one row (the
+            // weight gradient of a one-output layer): C[0, :] += Σ_p α·A[p]·B[p, :], p in order.
+            if (N == 1 && !TransA && (TransB || Ldb == 1))
+            {
+                for (int i = i0; i < i1; i++) C[(long)i * Ldc] += Alpha * Dot(A + (long)i * Lda, B, K);
+                return;
+            }
+            if (K == 1 && !TransB)
+            {
+                for (int i = i0; i < i1; i++) Axpy(C + (long)i * Ldc, Alpha * (TransA ? A[i] : A[(long)i * Lda]), B, N);
+                return;
+            }
+            if (M == 1 && !TransB)
+            {
+                for (int p = 0; p < K; p++)
+                {
+                    float av = Alpha * (TransA ? A[(long)p * Lda] : A[p]);
+                    if (av != 0f) Axpy(C, av, B + (long)p * Ldb, N);
+                }
+                return;
+            }
             // op(A) rows i0 … i1 − 1: A from row i0 (not transposed) or from column i0 (transposed).
             var a = TransA ? new ReadOnlySpan<float>(A + i0, LenA - i0) : new ReadOnlySpan<float>(A + (long)i0 * Lda, LenA - i0 * Lda);
             ReferenceGemm(TransA, TransB, i1 - i0, N, K, Alpha, a, Lda, b, Ldb, new Span<float>(C + (long)i0 * Ldc, (i1 - i0 - 1) * Ldc + N), Ldc);
         }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe float Dot(float* x, float* y, int k)
+    {
+        int p = 0;
+        var acc = Vector256<float>.Zero;
+        for (; p <= k - 8; p += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(x + p), Vector256.Load(y + p), acc);
+        float s = Vector256.Sum(acc);
+        for (; p < k; p++) s = MathF.FusedMultiplyAdd(x[p], y[p], s);
+        return s;
+    }
+
+    /// <summary>c[0..n) += a·x[0..n).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Axpy(float* c, float a, float* x, int n)
+    {
+        int j = 0;
+        var va = Vector256.Create(a);
+        for (; j <= n - 8; j += 8) Vector256.FusedMultiplyAdd(Vector256.Load(x + j), va, Vector256.Load(c + j)).Store(c + j);
+        for (; j < n; j++) c[j] = MathF.FusedMultiplyAdd(x[j], a, c[j]);
     }
 
     /// <summary>Straightforward reference: C += alpha · op(A) · op(B). Correct for every layout.</summary>
