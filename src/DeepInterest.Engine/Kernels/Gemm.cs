@@ -157,11 +157,8 @@ public static class Gemm
         {
             var pack = new PackJob { B = b, Ldb = ldb, TransB = transB, K = k, N = n, Dst = pb, BlockSize = blockSize };
             bool bInPlace = !transB && ldb <= MaxInPlaceLdb;
-            pack.SkipInPlace = bInPlace;
-            bool anyPacked = !bInPlace || !InPlaceB(false, n - (nPanels - 1) * NR, LastStride(n));   // only the last panel can be partial
-            if (!anyPacked) { }
-            else if (parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
-            else pack.Run(0, kBlocks);
+            if (!bInPlace && parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
+            else if (!bInPlace) pack.Run(0, kBlocks);
             int rowPanels = (m + MR - 1) / MR;
             var job = new RowJob { A = a, Lda = lda, TransA = transA, Pb = pb, B = b, Ldb = ldb, BInPlace = bInPlace, BlockSize = blockSize, C = c, Ldc = ldc, M = m, N = n, K = k, Alpha = alpha, Beta = beta, Bias = bias };
             if (parallel) Par.For(rowPanels, 1, ref job);
@@ -185,26 +182,24 @@ public static class Gemm
         public float* B, Dst;
         public int Ldb, K, N;
         public long BlockSize;
-        public bool TransB, SkipInPlace;
+        public bool TransB;
 
         public void Run(int start, int end)
         {
             for (int blk = start; blk < end; blk++)
             {
                 int p0 = blk * KC;
-                PackB(TransB, B, Ldb, p0, Math.Min(KC, K - p0), N, Dst + blk * BlockSize, SkipInPlace);
+                PackB(TransB, B, Ldb, p0, Math.Min(KC, K - p0), N, Dst + blk * BlockSize);
             }
         }
     }
 
-    // skipInPlace: leave out the panels RowJob reads in place (see InPlaceB).
-    private static unsafe void PackB(bool transB, float* b, int ldb, int p0, int kc, int n, float* dst, bool skipInPlace = false)
+    private static unsafe void PackB(bool transB, float* b, int ldb, int p0, int kc, int n, float* dst)
     {
         int nPanels = Panels(n);
         for (int jp = 0; jp < nPanels; jp++)
         {
             int j0 = jp * NR, stride = Stride(n, jp), w = Math.Min(stride, n - j0);
-            if (skipInPlace && InPlaceB(transB, w, stride)) continue;
             float* panel = dst + (long)jp * KC * NR;
             for (int p = 0; p < kc; p++)
             {
@@ -220,12 +215,12 @@ public static class Gemm
         }
     }
 
-    // A plain B ([k, n], row p's columns contiguous) holds a full panel's values of one k side by side:
-    // the micro-kernels read them in place, Ldb apart, instead of a packed copy (a weight gradient's B
-    // is the layer input, k = the batch's rows: copying it cost more than the products). Only for
-    // narrow rows: rows a few KiB apart fall into the same cache sets (square 1024: half the speed).
+    // A plain B ([k, n], row p's columns contiguous) holds a panel's values of one k side by side: the
+    // micro-kernels read them in place, Ldb apart, instead of a packed copy (a weight gradient's B is
+    // the layer input, k = the batch's rows: copying it cost more than the products), the last 16
+    // lanes of a partial panel under a mask. Only for narrow rows: rows a few KiB apart fall into the
+    // same cache sets (square 1024: half the speed).
     private const int MaxInPlaceLdb = 256;
-    private static bool InPlaceB(bool transB, int w, int stride) => !transB && w == stride;
 
     private unsafe struct RowJob : IRangeKernel
     {
@@ -268,11 +263,16 @@ public static class Gemm
                             int j0 = jp * NR, stride = Stride(N, jp), w = Math.Min(stride, N - j0);
                             float* bp = pb + (long)jp * KC * NR;
                             int sb = stride;
-                            if (BInPlace && InPlaceB(false, w, stride)) { bp = bRow + j0; sb = Ldb; }
+                            var lanes = Vector512<float>.AllBitsSet;                     // a packed panel is zero-padded
+                            if (BInPlace)
+                            {
+                                bp = bRow + j0; sb = Ldb;
+                                lanes = Vector512.LessThan(Vector512<int>.Indices, Vector512.Create(w - (stride - 16))).AsSingle();
+                            }
                             float* cp = C + (long)i0 * Ldc + j0;
-                            if (stride == NR) Micro(pa, sa, si, bp, sb, kc, cp, Ldc, h, w, Alpha);
-                            else if (stride > NR) Micro48(pa, sa, si, bp, sb, kc, cp, Ldc, h, w, Alpha);
-                            else Micro16(pa, sa, si, bp, sb, kc, cp, Ldc, h, w, Alpha);
+                            if (stride == NR) Micro(pa, sa, si, bp, sb, lanes, kc, cp, Ldc, h, w, Alpha);
+                            else if (stride > NR) Micro48(pa, sa, si, bp, sb, lanes, kc, cp, Ldc, h, w, Alpha);
+                            else Micro16(pa, sa, si, bp, sb, lanes, kc, cp, Ldc, h, w, Alpha);
                         }
                     }
                 }
@@ -282,7 +282,7 @@ public static class Gemm
 
     // Row i of the A panel at k index p is pa[p·sa + i·si]: packed (sa = MR, si = 1), a transposed A in
     // place (sa = Lda, si = 1) or a plain A in place (sa = 1, si = Lda).
-    private static unsafe void Micro(float* pa, int sa, int si, float* pb, int sb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    private static unsafe void Micro(float* pa, int sa, int si, float* pb, int sb, Vector512<float> lanes, int kc, float* c, int ldc, int rows, int cols, float alpha)
     {
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
@@ -290,7 +290,7 @@ public static class Gemm
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(pb + (long)p * sb);
-            var b1 = Vector512.Load(pb + (long)p * sb + 16);
+            var b1 = Avx512F.MaskLoad(pb + (long)p * sb + 16, lanes, Vector512<float>.Zero);
             long o = (long)p * sa;
             var a0 = Vector512.Create(r0[o]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01);
             var a1 = Vector512.Create(r1[o]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11);
@@ -322,7 +322,7 @@ public static class Gemm
 
     // The 6 × 48 tile of a last panel of 33–48 columns: 18 accumulators, the third 16 lanes stored under
     // a mask when the panel is partial. Same per-element FMA order as Micro.
-    private static unsafe void Micro48(float* pa, int sa, int si, float* pb, int sb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    private static unsafe void Micro48(float* pa, int sa, int si, float* pb, int sb, Vector512<float> lanes, int kc, float* c, int ldc, int rows, int cols, float alpha)
     {
         Vector512<float> c00 = default, c01 = default, c02 = default, c10 = default, c11 = default, c12 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c30 = default, c31 = default, c32 = default;
@@ -333,7 +333,7 @@ public static class Gemm
             float* bq = pb + (long)p * sb;
             var b0 = Vector512.Load(bq);
             var b1 = Vector512.Load(bq + 16);
-            var b2 = Vector512.Load(bq + 32);
+            var b2 = Avx512F.MaskLoad(bq + 32, lanes, Vector512<float>.Zero);
             long o = (long)p * sa;
             var a0 = Vector512.Create(r0[o]); c00 = Avx512F.FusedMultiplyAdd(a0, b0, c00); c01 = Avx512F.FusedMultiplyAdd(a0, b1, c01); c02 = Avx512F.FusedMultiplyAdd(a0, b2, c02);
             var a1 = Vector512.Create(r1[o]); c10 = Avx512F.FusedMultiplyAdd(a1, b0, c10); c11 = Avx512F.FusedMultiplyAdd(a1, b1, c11); c12 = Avx512F.FusedMultiplyAdd(a1, b2, c12);
@@ -354,13 +354,13 @@ public static class Gemm
 
     // The 6 × 16 tile of a narrow last panel (N = 40 → 32 + 16 instead of 32 + 32): same per-element
     // FMA order as Micro, so results do not depend on which kernel served a column.
-    private static unsafe void Micro16(float* pa, int sa, int si, float* pb, int sb, int kc, float* c, int ldc, int rows, int cols, float alpha)
+    private static unsafe void Micro16(float* pa, int sa, int si, float* pb, int sb, Vector512<float> lanes, int kc, float* c, int ldc, int rows, int cols, float alpha)
     {
         Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
         float* r0 = pa, r1 = pa + si, r2 = pa + 2 * si, r3 = pa + 3 * si, r4 = pa + 4 * si, r5 = pa + 5 * si;
         for (int p = 0; p < kc; p++)
         {
-            var b0 = Vector512.Load(pb + (long)p * sb);
+            var b0 = Avx512F.MaskLoad(pb + (long)p * sb, lanes, Vector512<float>.Zero);
             long o = (long)p * sa;
             c0 = Avx512F.FusedMultiplyAdd(Vector512.Create(r0[o]), b0, c0);
             c1 = Avx512F.FusedMultiplyAdd(Vector512.Create(r1[o]), b0, c1);
