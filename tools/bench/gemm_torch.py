@@ -21,8 +21,15 @@ SHAPES = [
     ("gru dX [6500,108]x[108,36]", lambda: (torch.randn(6500, 108), torch.randn(108, 36)), lambda a, b: a @ b),
     ("gru dW_hh gᵀ·h [108,6500]x[6500,36]", lambda: (torch.randn(6500, 108), torch.randn(6500, 36)), lambda a, b: a.t() @ b),
     ("square 1024 NN", lambda: (torch.randn(1024, 1024), torch.randn(1024, 1024)), lambda a, b: a @ b),
+    ("W1 att1 fwd [6528,72]x[80,72]ᵀ", lambda: (torch.randn(6528, 72), torch.randn(80, 72)), lambda a, b: torch.nn.functional.linear(a, b)),
+    ("W1 att1 dX [6528,80]x[80,72]", lambda: (torch.randn(6528, 80), torch.randn(80, 72)), lambda a, b: a @ b),
+    ("W1 att1 dW [80,6528]x[6528,72]", lambda: (torch.randn(6528, 80), torch.randn(6528, 72)), lambda a, b: a.t() @ b),
+    ("W1 att2 fwd [6528,80]x[40,80]ᵀ", lambda: (torch.randn(6528, 80), torch.randn(40, 80)), lambda a, b: torch.nn.functional.linear(a, b)),
+    ("W1 att2 dX [6528,40]x[40,80]", lambda: (torch.randn(6528, 40), torch.randn(40, 80)), lambda a, b: a @ b),
+    ("W1 att2 dW [40,6528]x[6528,80]", lambda: (torch.randn(6528, 40), torch.randn(6528, 80)), lambda a, b: a.t() @ b),
 ]
-FLOPS = [12800 * 80 * 144, 12800 * 144 * 80, 80 * 144 * 12800, 12800 * 40 * 80, 256 * 200 * 90, 6300 * 50 * 100, 6500 * 36 * 108, 108 * 36 * 6500, 1024 ** 3]
+FLOPS = [12800 * 80 * 144, 12800 * 144 * 80, 80 * 144 * 12800, 12800 * 40 * 80, 256 * 200 * 90, 6300 * 50 * 100, 6500 * 36 * 108, 108 * 36 * 6500, 1024 ** 3,
+         6528 * 80 * 72, 6528 * 72 * 80, 80 * 72 * 6528, 6528 * 40 * 80, 6528 * 80 * 40, 40 * 80 * 6528]
 
 for (name, make, op), flops in zip(SHAPES, FLOPS):
     a, b = make()
