@@ -123,8 +123,8 @@ public static class Gemm
 
     // Packed GEMM: a 6 × 32 micro-kernel keeps its tile of C in 12 AVX-512 registers and reads, per k,
     // 32 values of op(B) and 6 of op(A). op(B) is packed once per call, per k-block, into panels of
-    // NR = 32 columns ([KC][32], zero-padded) only where it must be: a transposed B, a partial last
-    // panel, or rows far apart; a plain narrow B is read in place. op(A) is read in place too (plain:
+    // NR = 32 columns ([KC][32], zero-padded) only where it must be: a transposed B or rows far apart;
+    // a plain narrow B is read in place (see MaxInPlaceLdb). op(A) is read in place too (plain:
     // 6 rows Lda apart; transposed: 6 adjacent values per k); only a last partial row panel is packed.
     // Packing A cost as much as the products on the models' thin layers (k = 36–200). One fork-join
     // over the row panels of C covers every k-block (a weight gradient has k = the batch's rows,
@@ -150,13 +150,13 @@ public static class Gemm
     {
         int nPanels = Panels(n), kBlocks = (k + KC - 1) / KC;
         long blockSize = BlockSize(n);
-        long need = blockSize * kBlocks;
-        if (_packB is null || _packB.Length < need) _packB = new float[need];
         bool parallel = (long)m * n * k >= 4_000_000;   // 8 MFLOP, ≈ 40 µs on one core (see Par.MinElementsPerPart)
+        bool bInPlace = !transB && ldb <= MaxInPlaceLdb;
+        long need = bInPlace ? 0 : blockSize * kBlocks;
+        if (_packB is null || _packB.Length < need) _packB = new float[need];
         fixed (float* pb = _packB)
         {
             var pack = new PackJob { B = b, Ldb = ldb, TransB = transB, K = k, N = n, Dst = pb, BlockSize = blockSize };
-            bool bInPlace = !transB && ldb <= MaxInPlaceLdb;
             if (!bInPlace && parallel && kBlocks > 1) Par.For(kBlocks, 1, ref pack);
             else if (!bInPlace) pack.Run(0, kBlocks);
             int rowPanels = (m + MR - 1) / MR;
