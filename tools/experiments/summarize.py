@@ -15,6 +15,8 @@ def load(runs, name):
     rows = []
     for path in sorted(glob.glob(os.path.join(runs, f"{name}-s*", "metrics.json"))):
         seed = path.split(f"{name}-s")[1].split(os.sep)[0]
+        if not seed.isdigit():      # din-ml1m-seed-s1 is another config, not a seed of din-ml1m
+            continue
         with open(path) as f:
             m = json.load(f)
         rows.append((seed, m))
