@@ -97,23 +97,26 @@ public static partial class F
 
         public override void Backward()
         {
-            var gy = Output.Grad!.Span;
             for (int j = 0, o = 0; j < Tables.Length; o += Tables[j].Shape[1], j++)
-            {
-                var table = Tables[j];
-                if (!table.RequiresGrad) continue;
-                int v = table.Shape[0], e = table.Shape[1];
-                var ids = Ids[j].Span;
-                var sg = table.HasSparseGrad ? table.SparseGrad ??= new RowSparseGrad(v, e) : null;
-                var dense = sg is null ? table.GradSpan() : default;
-                for (int i = 0; i < ids.Length; i++)
-                {
-                    int id = ids[i];
-                    if (id == 0) continue;
-                    var row = sg is null ? dense.Slice(id * e, e) : sg.RowGrad(id);
-                    TensorPrimitives.Add(row, gy.Slice(i * Total + o, e), row);
-                }
-            }
+                if (Tables[j].RequiresGrad) AddRowGrads(Tables[j], Ids[j].Span, Output.Grad!.Span, Total, o);
+        }
+    }
+
+    /// <summary>
+    /// Adds gradient row gy[i·stride + offset, +E) to the table's row ids[i] for every i (row-sparse when
+    /// the table keeps sparse gradients, dense otherwise); id 0, padding, gets none.
+    /// </summary>
+    private static void AddRowGrads(Tensor table, ReadOnlySpan<int> ids, ReadOnlySpan<float> gy, int stride, int offset)
+    {
+        int v = table.Shape[0], e = table.Shape[1];
+        var sg = table.HasSparseGrad ? table.SparseGrad ??= new RowSparseGrad(v, e) : null;
+        var dense = sg is null ? table.GradSpan() : default;
+        for (int i = 0; i < ids.Length; i++)
+        {
+            int id = ids[i];
+            if (id == 0) continue;
+            var row = sg is null ? dense.Slice(id * e, e) : sg.RowGrad(id);
+            TensorPrimitives.Add(row, gy.Slice(i * stride + offset, e), row);
         }
     }
 
@@ -240,32 +243,7 @@ public static partial class F
 
         public override void Backward()
         {
-            if (!Table.RequiresGrad) return;
-            int v = Table.Shape[0], e = Table.Shape[1];
-            var gy = Output.Grad!.Span;
-            var ids = Ids.Span;
-            if (Table.HasSparseGrad)
-            {
-                var sg = Table.SparseGrad ??= new RowSparseGrad(v, e);
-                for (int i = 0; i < ids.Length; i++)
-                {
-                    int id = ids[i];
-                    if (id == 0) continue;
-                    var row = sg.RowGrad(id);
-                    TensorPrimitives.Add(row, gy.Slice(i * e, e), row);
-                }
-            }
-            else
-            {
-                var g = Table.GradSpan();
-                for (int i = 0; i < ids.Length; i++)
-                {
-                    int id = ids[i];
-                    if (id == 0) continue;
-                    var row = g.Slice(id * e, e);
-                    TensorPrimitives.Add(row, gy.Slice(i * e, e), row);
-                }
-            }
+            if (Table.RequiresGrad) AddRowGrads(Table, Ids.Span, Output.Grad!.Span, Table.Shape[1], 0);
         }
     }
 }

@@ -102,6 +102,32 @@ public static partial class F
         return (mean, invStd, n);
     }
 
+    /// <summary>dγ += Σ g·x̂ and dβ += Σ g (g: the gradient at the normalized output, summed over the real rows).</summary>
+    private static void AddAffineGrads(Tensor? weight, Tensor? bias, ReadOnlySpan<double> sumG, ReadOnlySpan<double> sumGXHat)
+    {
+        if (weight is { RequiresGrad: true }) { var gw = weight.GradSpan(); for (int k = 0; k < gw.Length; k++) gw[k] += (float)sumGXHat[k]; }
+        if (bias is { RequiresGrad: true }) { var gb = bias.GradSpan(); for (int k = 0; k < gb.Length; k++) gb[k] += (float)sumG[k]; }
+    }
+
+    /// <summary>
+    /// Per-channel coefficients of the normalization's input gradient dx = scale ⊙ (g − a − x̂ ⊙ b):
+    /// scale = γ/σ, and with batch statistics a = Σg/n, b = Σg·x̂/n (a = b = 0 in evaluation).
+    /// </summary>
+    private static (Tensor Scale, Tensor A, Tensor B) DxCoefficients(Tensor invStd, Tensor? weight, ReadOnlySpan<double> sumG, ReadOnlySpan<double> sumGXHat, bool stats, int count)
+    {
+        int c = invStd.Size;
+        var scale = Tensor.Empty(new Shape(c)); var ca = Tensor.Empty(new Shape(c)); var cb = Tensor.Empty(new Shape(c));
+        var ss = scale.Span; var cas = ca.Span; var cbs = cb.Span; var inv = invStd.Span;
+        var w = weight is null ? default : weight.Span;
+        for (int k = 0; k < c; k++)
+        {
+            ss[k] = inv[k] * (weight is null ? 1f : w[k]);
+            cas[k] = stats ? (float)(sumG[k] / count) : 0f;
+            cbs[k] = stats ? (float)(sumGXHat[k] / count) : 0f;
+        }
+        return (scale, ca, cb);
+    }
+
     private sealed class BatchNormNode : Node<BatchNormNode>
     {
         public Tensor X = null!, XHat = null!, InvStd = null!;
@@ -116,7 +142,6 @@ public static partial class F
         public override void Backward()
         {
             int c = X.Shape.Last, rows = X.Shape.Rows, blocks = ChannelKernels.Blocks(rows);
-            var inv = InvStd.Span;
             var mbuf = M?.Buffer;
             var partG = Tensor.Empty(new Shape(blocks, c)); var partGH = Tensor.Empty(new Shape(blocks, c));
             var sums = new ChannelKernels.GradSums { G = Output.Grad!.Buffer, XHat = XHat.Buffer, PartG = partG.Buffer, PartGH = partGH.Buffer, Mask = mbuf, Rows = rows, C = c };
@@ -126,21 +151,10 @@ public static partial class F
             sg.Clear(); sgx.Clear();
             ChannelKernels.CombineBlocks(partG.Span, blocks, c, sg);
             ChannelKernels.CombineBlocks(partGH.Span, blocks, c, sgx);
-            if (W is { RequiresGrad: true }) { var gw = W.GradSpan(); for (int k = 0; k < c; k++) gw[k] += (float)sgx[k]; }
-            if (B is { RequiresGrad: true }) { var gb = B.GradSpan(); for (int k = 0; k < c; k++) gb[k] += (float)sg[k]; }
+            AddAffineGrads(W, B, sg, sgx);
             if (!X.RequiresGrad) return;
             X.GradSpan();
-            // dx = scale ⊙ (gy − a − x̂ ⊙ b) with per-channel scale = γ/σ, a = Σgy/N, b = Σgy·x̂/N (training).
-            var scale = Tensor.Empty(new Shape(c)); var ca = Tensor.Empty(new Shape(c)); var cb = Tensor.Empty(new Shape(c));
-            var ss = scale.Span; var cas = ca.Span; var cbs = cb.Span;
-            var w = W is null ? default : W.Span;
-            bool stats = Training && Count > 0;
-            for (int k = 0; k < c; k++)
-            {
-                ss[k] = inv[k] * (W is null ? 1f : w[k]);
-                cas[k] = stats ? (float)(sg[k] / Count) : 0f;
-                cbs[k] = stats ? (float)(sgx[k] / Count) : 0f;
-            }
+            var (scale, ca, cb) = DxCoefficients(InvStd, W, sg, sgx, Training && Count > 0, Count);
             var dx = new ChannelKernels.NormalizeBackwardRows { G = Output.Grad!.Buffer, XHat = XHat.Buffer, DX = X.Grad!.Buffer, Scale = scale.Buffer, A = ca.Buffer, Bv = cb.Buffer, Mask = mbuf, C = c };
             ChannelKernels.ForRows(rows, c, ref dx);
         }
@@ -226,19 +240,10 @@ public static partial class F
                 if (partU is not null) { ChannelKernels.CombineBlocks(partU.Span, blocks, c, su); ChannelKernels.CombineBlocks(partUX!.Span, blocks, c, sux); }
                 if (partA is not null) AddBlocks(partA.Span, blocks, c, A.GradSpan(), shared: false);
             }
-            if (W is { RequiresGrad: true }) { var gw = W.GradSpan(); for (int k = 0; k < c; k++) gw[k] += (float)sux[k]; }
-            if (B is { RequiresGrad: true }) { var gb = B.GradSpan(); for (int k = 0; k < c; k++) gb[k] += (float)su[k]; }
+            AddAffineGrads(W, B, su, sux);
             if (!X.RequiresGrad) return;
             X.GradSpan();
-            var scale = Tensor.Empty(new Shape(c)); var ca = Tensor.Empty(new Shape(c)); var cb = Tensor.Empty(new Shape(c));
-            var ss = scale.Span; var cas = ca.Span; var cbs = cb.Span; var inv = InvStd.Span;
-            var w = W is null ? default : W.Span;
-            for (int k = 0; k < c; k++)
-            {
-                ss[k] = inv[k] * (W is null ? 1f : w[k]);
-                cas[k] = stats ? (float)(su[k] / Count) : 0f;
-                cbs[k] = stats ? (float)(sux[k] / Count) : 0f;
-            }
+            var (scale, ca, cb) = DxCoefficients(InvStd, W, su, sux, stats, Count);
             var dx = new ChannelKernels.DiceBackwardRows
             {
                 G = Output.Grad!.Buffer, X = X.Buffer, P = P.Buffer, Mean = Mean.Buffer, Inv = InvStd.Buffer, Alpha = A.Buffer, OneMinusAlpha = oneMinusA.Buffer,
