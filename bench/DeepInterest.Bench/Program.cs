@@ -138,37 +138,36 @@ public static class Program
 
     private static void GemmBench(bool json)
     {
-        // (name, transA, transB, m, n, k): the attention MLP's first layer forward (x·Wᵀ), its backward
+        // (name, transA, transB, m, n, k, beta): the attention MLP's first layer forward (x·Wᵀ), its backward
         // forms, the main MLP and a square reference.
-        var shapes = new (string, bool, bool, int, int, int)[]
+        var shapes = new (string, bool, bool, int, int, int, float)[]
         {
-            ("att1 fwd x·Wᵀ [12800,144]x[80,144]ᵀ", false, true, 12800, 80, 144),
-            ("att1 bwd gy·W [12800,80]x[80,144]", false, false, 12800, 144, 80),
-            ("att1 bwd gyᵀ·x [80,12800]x[12800,144]", true, false, 80, 144, 12800),
-            ("att2 fwd [12800,80]x[40,80]ᵀ", false, true, 12800, 40, 80),
-            ("mlp1 fwd [256,90]x[200,90]ᵀ", false, true, 256, 200, 90),
-            ("aux2 fwd [6300,100]x[50,100]ᵀ", false, true, 6300, 50, 100),
-            ("gru dX [6500,108]x[108,36]", false, false, 6500, 36, 108),
-            ("gru dW_hh gᵀ·h [108,6500]x[6500,36]", true, false, 108, 36, 6500),
-            ("square 1024 NN", false, false, 1024, 1024, 1024),
+            ("att1 fwd x·Wᵀ [12800,144]x[80,144]ᵀ", false, true, 12800, 80, 144, 0f),
+            ("att1 bwd gy·W [12800,80]x[80,144]", false, false, 12800, 144, 80, 0f),
+            ("att1 bwd gyᵀ·x [80,12800]x[12800,144]", true, false, 80, 144, 12800, 0f),
+            ("att2 fwd [12800,80]x[40,80]ᵀ", false, true, 12800, 40, 80, 0f),
+            ("mlp1 fwd [256,90]x[200,90]ᵀ", false, true, 256, 200, 90, 0f),
+            ("aux2 fwd [6300,100]x[50,100]ᵀ", false, true, 6300, 50, 100, 0f),
+            ("gru dX [6500,108]x[108,36]", false, false, 6500, 36, 108, 0f),
+            ("gru dW_hh gᵀ·h [108,6500]x[6500,36]", true, false, 108, 36, 6500, 0f),
+            ("square 1024 NN", false, false, 1024, 1024, 1024, 0f),
             // W1 DIN as trained: ≈ 6,528 real behaviours per batch of 256; backward accumulates (beta = 1).
-            ("W1 att1 fwd [6528,72]x[80,72]ᵀ", false, true, 6528, 80, 72),
-            ("W1 att1 dX [6528,80]x[80,72] β=1", false, false, 6528, 72, 80),
-            ("W1 att1 dW [80,6528]x[6528,72] β=1", true, false, 80, 72, 6528),
-            ("W1 att2 fwd [6528,80]x[40,80]ᵀ", false, true, 6528, 40, 80),
-            ("W1 att2 dX [6528,40]x[40,80] β=1", false, false, 6528, 80, 40),
-            ("W1 att2 dW [40,6528]x[6528,80] β=1", true, false, 40, 80, 6528),
+            ("W1 att1 fwd [6528,72]x[80,72]ᵀ", false, true, 6528, 80, 72, 0f),
+            ("W1 att1 dX [6528,80]x[80,72] β=1", false, false, 6528, 72, 80, 1f),
+            ("W1 att1 dW [80,6528]x[6528,72] β=1", true, false, 80, 72, 6528, 1f),
+            ("W1 att2 fwd [6528,80]x[40,80]ᵀ", false, true, 6528, 40, 80, 0f),
+            ("W1 att2 dX [6528,40]x[40,80] β=1", false, false, 6528, 80, 40, 1f),
+            ("W1 att2 dW [40,6528]x[6528,80] β=1", true, false, 40, 80, 6528, 1f),
         };
         var rng = new Rng(1);
         var only = Environment.GetEnvironmentVariable("GEMM_ONLY");   // a substring of the shape names to run alone
-        foreach (var (name, ta, tb, m, n, k) in shapes)
+        foreach (var (name, ta, tb, m, n, k, beta) in shapes)
         {
             if (only is not null && !name.Contains(only)) continue;
             var a = new float[m * k]; var b = new float[k * n]; var c = new float[m * n];
             for (int i = 0; i < a.Length; i++) a[i] = rng.NextFloat() - 0.5f;
             for (int i = 0; i < b.Length; i++) b[i] = rng.NextFloat() - 0.5f;
             int lda = ta ? m : k, ldb = tb ? k : n;
-            float beta = name.Contains("β=1") ? 1f : 0f;
             void Run() => Gemm.Sgemm(ta, tb, m, n, k, 1f, a, lda, b, ldb, beta, c, n);
             // Half a second first: the JIT compiles the kernels in tiers, and the first shapes measured
             // half their speed without it.
