@@ -24,7 +24,7 @@ public sealed class Dsin : CtrModel
 {
     private readonly FeatureEmbeddings _emb;
     private readonly Dictionary<string, SessionInterest> _groups = new();
-    private readonly List<Tensor> _parts = new(), _q = new(), _k = new();
+    private readonly List<Tensor> _parts = new();
 
     public Dsin(FeatureSchema schema, ModelOptions options) : base(schema, options)
     {
@@ -53,14 +53,8 @@ public sealed class Dsin : CtrModel
         AddProfile(_parts, x);                                                                                      // [B, E] each
         foreach (var g in Schema.SessionGroups)
         {
-            _q.Clear(); _k.Clear();
-            foreach (var p in g.Pairs)
-            {
-                _q.Add(_emb.Sparse(x, p.Target));                                                                  // [B, E_p]
-                _k.Add(_emb.Session(x, p.Sessions));                                                               // [B, S, L, E_p]
-            }
-            var query = F.ConcatLast(_q);                                                                          // [B, E]
-            var sessions = F.ConcatLast(_k);                                                                       // [B, S, L, E]
+            var query = _emb.Query(x, g);                                                                          // [B, E]: targets side by side
+            var sessions = _emb.Sessions(x, g);                                                                    // [B, S, L, E]: sessions side by side
             var unit = _groups[g.Name];
             var (ui, uh) = unit.Forward(query, sessions, x.Session(g.Pairs[0].Sessions));
             _parts.Add(ui);                                                                                        // [B, E]

@@ -86,9 +86,6 @@ public sealed class FeatureEmbeddings : Module
     /// <summary>[B] → [B, E].</summary>
     public Tensor Sparse(ModelInput x, string feature) => _tables[_schema.SparseFeature(feature).Table].Forward(x.Sparse(feature));
 
-    /// <summary>Session ids [B, S, L] → [B, S, L, E].</summary>
-    public Tensor Session(ModelInput x, string feature) => _tables[_schema.Session(feature).Table].Forward(x.Session(feature).Ids);
-
     /// <summary>[B, T] pooled over its real positions → [B, E] (sum or mean in one pass; max through the lookup).</summary>
     public Tensor PooledSequence(ModelInput x, string feature, F.Pooling kind)
     {
@@ -105,18 +102,24 @@ public sealed class FeatureEmbeddings : Module
     private readonly List<IntTensor> _groupIds = new();
 
     /// <summary>An attention group's targets side by side (the query): [B] each → [B, Σ E_p], in one lookup pass.</summary>
-    public Tensor Query(ModelInput x, AttentionGroup group) => Group(group, p => (_schema.SparseFeature(p.Target).Table, x.Sparse(p.Target)));
+    public Tensor Query(ModelInput x, AttentionGroup group) => Group(group.Pairs, p => (_schema.SparseFeature(p.Target).Table, x.Sparse(p.Target)));
+
+    /// <summary>A session group's targets side by side (DSIN's query): [B] each → [B, Σ E_p].</summary>
+    public Tensor Query(ModelInput x, SessionGroup group) => Group(group.Pairs, p => (_schema.SparseFeature(p.Target).Table, x.Sparse(p.Target)));
+
+    /// <summary>A session group's sessions side by side: [B, S, L] each → [B, S, L, Σ E_p].</summary>
+    public Tensor Sessions(ModelInput x, SessionGroup group) => Group(group.Pairs, p => (_schema.Session(p.Sessions).Table, x.Session(p.Sessions).Ids));
 
     /// <summary>An attention group's histories side by side (the keys), or its negative histories: [B, T] each → [B, T, Σ E_p].</summary>
     public Tensor Keys(ModelInput x, AttentionGroup group, bool negative = false) =>
-        Group(group, p => negative
+        Group(group.Pairs, p => negative
             ? (_schema.Sequence(p.NegativeHistory ?? throw new SchemaException($"attention group '{group.Name}': pair {p.Target} has no negative history.")).Table, x.Sequence(p.NegativeHistory).Ids)
             : (_schema.Sequence(p.History).Table, x.Sequence(p.History).Ids));
 
-    private Tensor Group(AttentionGroup group, Func<AttentionPair, (string Table, IntTensor Ids)> pick)
+    private Tensor Group<TPair>(IReadOnlyList<TPair> pairs, Func<TPair, (string Table, IntTensor Ids)> pick)
     {
         _groupTables.Clear(); _groupIds.Clear();
-        foreach (var p in group.Pairs)
+        foreach (var p in pairs)
         {
             var (table, ids) = pick(p);
             _groupTables.Add(_tables[table].Weight);
