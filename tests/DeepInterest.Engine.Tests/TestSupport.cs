@@ -40,6 +40,8 @@ public sealed class Fixture
 
     public bool Has(string key) => _t.ContainsKey(key);
 
+    public IEnumerable<string> Keys => _t.Keys;
+
     public Tensor this[string key] => _t.TryGetValue(key, out var t) ? t : throw new KeyNotFoundException($"{Name}: no tensor '{key}' (has: {string.Join(", ", _t.Keys)})");
 
     /// <summary>A fresh copy that requires grad (so the fixture's own tensor is never mutated).</summary>

@@ -50,14 +50,56 @@ def torch_rows():
     return "\n".join(rows)
 
 
-def paired():
-    """DIN, ours (dense Adam) against PyTorch per seed: paired differences, a t statistic and a 95% interval."""
+MORE = (("DIN + Dice", "din-dice-ml1m-dense-s{}", "torch-din-dice-s{}"),
+        ("DIEN (AUGRU + aux loss)", "dien-augru-ml1m-dense-s{}", "torch-dien-augru-s{}"))
+
+
+def more_rows():
+    """DIN + Dice and DIEN: ours (dense Adam) against PyTorch per seed and the seed means."""
+    import statistics
+    rows = []
+    for label, ours_name, torch_name in MORE:
+        cols = {"dense": [], "torch": []}
+        for s in range(1, 11):
+            got = [(k, metrics(n.format(s))[0]) for k, n in (("dense", ours_name), ("torch", torch_name))]
+            if all(t is None for _, t in got):
+                continue
+            for k, t in got:
+                if t is not None:
+                    cols[k].append(t)
+            rows.append(f"| {label} | {s} | " + " | ".join("—" if t is None else f"{t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f}" for _, t in got) + " |")
+        mean = [(" / ".join(f"{statistics.mean(t[k] for t in cols[c]):.4f}" for k in ("auc", "gauc", "logloss")) + f" ({len(cols[c])})") if cols[c] else "—"
+                for c in ("dense", "torch")]
+        rows.append(f"| {label} | mean (seeds) | " + " | ".join(f"**{v}**" for v in mean) + " |")
+    return "\n".join(rows)
+
+
+def more_paired():
+    return "\n\n".join(f"{label}: " + paired(o, t, alt=False) for label, o, t in MORE)
+
+
+def parity():
+    """PyTorch's model with OUR trained weights (torch_ctr.py --load) against our own test metrics."""
+    out = []
+    for label, run, check in (("DIEN (AUGRU + aux loss)", "dien-augru-ml1m-dense-s1", "parity-dien-augru-s1"),
+                              ("DIN + Dice", "din-dice-ml1m-dense-s1", "parity-din-dice-s1")):
+        ours, _ = metrics(run)
+        theirs, _ = metrics(check)
+        if ours is None or theirs is None:
+            continue
+        out.append(f"{label} (`{run}`): ours AUC / GAUC / logloss {ours['auc']:.7f} / {ours['gauc']:.7f} / {ours['logloss']:.7f}, "
+                   f"PyTorch with those weights {theirs['auc']:.7f} / {theirs['gauc']:.7f} / {theirs['logloss']:.7f}")
+    return "; ".join(out) if out else "(not run)"
+
+
+def paired(ours_name="din-ml1m-dense-s{}", torch_name="torch-din-s{}", alt=True):
+    """Ours (dense Adam) against PyTorch per seed: paired differences, a t statistic and a 95% interval."""
     import statistics
     d = {k: [] for k in ("auc", "gauc", "logloss")}
     per_seed = []
     for s in range(1, 11):
-        ours, _ = metrics(f"din-ml1m-dense-s{s}")
-        torch, _ = metrics(f"torch-din-s{s}")
+        ours, _ = metrics(ours_name.format(s))
+        torch, _ = metrics(torch_name.format(s))
         if ours is None or torch is None:
             continue
         for k in d:
@@ -73,18 +115,18 @@ def paired():
         half = t975 * sd / n ** 0.5
         out.append(f"{label} {m:+.4f} ± {sd:.4f} (t = {m / (sd / n ** 0.5):.2f}, 95% interval [{m - half:+.4f}, {m + half:+.4f}])".replace("-", "−"))
     better = {k: sum(1 for v in d[k] if (v > 0 if k == "logloss" else v < 0)) for k in d}   # seeds where ours is better
-    alt = []
-    for s in range(1, 11):
-        ours, _ = metrics(f"din-ml1m-dense-s4build-s{s}") if s <= 5 else (None, None)
-        ours = ours or metrics(f"din-ml1m-dense-s{s}")[0]
-        if ours is not None and metrics(f"torch-din-s{s}")[0] is not None:
-            alt.append(ours["auc"])
     text = (f"Over the {n} seeds with both runs, PyTorch minus ours (mean ± standard deviation of the paired "
             f"differences): " + "; ".join(out) + f". Per seed, the AUC difference is {', '.join(per_seed)}; ours is "
             f"better on {better['auc']} of {n} seeds in AUC, {better['gauc']} in GAUC and {better['logloss']} in logloss.")
-    if len(alt) == n:
+    alt_auc = []
+    for s in range(1, 11) if alt else ():
+        ours, _ = metrics(f"din-ml1m-dense-s4build-s{s}") if s <= 5 else (None, None)
+        ours = ours or metrics(ours_name.format(s))[0]
+        if ours is not None and metrics(torch_name.format(s))[0] is not None:
+            alt_auc.append(ours["auc"])
+    if alt and len(alt_auc) == n:
         text += (f" With the session-4 runs of seeds 1–5 in place of their re-runs, our mean test AUC would be "
-                 f"{statistics.mean(alt):.4f}.")
+                 f"{statistics.mean(alt_auc):.4f}.")
     return text
 
 
@@ -137,6 +179,9 @@ body = body.replace("{{FULL}}", table("base-ml1m", "din-ml1m", "din-dice-ml1m", 
 body = body.replace("{{TIMED}}", table("din-ml1m-timed", "dien-ml1m-timed", "dsin-ml1m", "dsin-pe-ml1m", "dsin-nointeract-ml1m").strip())
 body = body.replace("{{TORCH}}", torch_rows())
 body = body.replace("{{PAIRED}}", paired())
+body = body.replace("{{MORE}}", more_rows())
+body = body.replace("{{MORE_PAIRED}}", more_paired())
+body = body.replace("{{PARITY}}", parity())
 body = body.replace("{{REPRO}}", repro())
 body = body.replace("{{SEED}}", seed_rows())
 open(os.path.join(ROOT, "docs", "results.md"), "w").write(body)

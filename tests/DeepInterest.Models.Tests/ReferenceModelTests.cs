@@ -1,0 +1,87 @@
+using DeepInterest.Data.Batches;
+using DeepInterest.Data.Schema;
+using DeepInterest.Engine;
+using DeepInterest.Engine.Autograd;
+using DeepInterest.Engine.Modules;
+using DeepInterest.Engine.Tests;
+using DeepInterest.Models.Networks;
+
+namespace DeepInterest.Models.Tests;
+
+/// <summary>
+/// Our DIN + Dice and DIEN against the PyTorch model that docs/results.md trains as the accuracy bar
+/// (tools/reference/torch_ctr.py; fixtures by tools/golden/ctr_models.py): one training-mode step on a
+/// ragged batch with the reference's weights must give its logits, loss (DIEN: BCE + α·L_aux), Dice
+/// running statistics and every parameter's gradient.
+/// </summary>
+public class ReferenceModelTests
+{
+    private static readonly FeatureSchema Schema = new FeatureSchema
+    {
+        Tables = [new("user", 6, 4), new("item", 12, 4), new("cate", 5, 4)],
+        Sparse = [new("user", "user"), new("item", "item"), new("cate", "cate")],
+        Sequences = [new("hist_item", "item", 5), new("hist_cate", "cate", 5), new("neg_hist_item", "item", 5), new("neg_hist_cate", "cate", 5)],
+        Groups = [new AttentionGroup("behaviour", [new AttentionPair("item", "hist_item", "neg_hist_item"), new AttentionPair("cate", "hist_cate", "neg_hist_cate")])],
+    }.Validate();
+
+    private static CtrDataset Data(Fixture f)
+    {
+        var d = new CtrDataset(Schema, 4);
+        foreach (var s in Schema.Sparse) f.Ints("sparse." + s.Name).CopyTo(d.Sparse[s.Name], 0);
+        foreach (var q in Schema.Sequences)
+        {
+            f.Ints($"seq.{q.Name}.ids").CopyTo(d.Sequences[q.Name].Ids, 0);
+            f.Ints($"len.{q.Name}").CopyTo(d.Sequences[q.Name].Lengths, 0);
+        }
+        f["labels"].ToArray().CopyTo(d.Labels, 0);
+        d.CheckIds();
+        return d;
+    }
+
+    [Theory]
+    [InlineData("ctr_din_dice.safetensors", ModelKind.Din, Activation.Dice, EvolutionKind.Augru)]
+    [InlineData("ctr_dien_augru.safetensors", ModelKind.Dien, Activation.PRelu, EvolutionKind.Augru)]
+    [InlineData("ctr_dien_agru.safetensors", ModelKind.Dien, Activation.PRelu, EvolutionKind.Agru)]
+    [InlineData("ctr_dien_aigru.safetensors", ModelKind.Dien, Activation.PRelu, EvolutionKind.Aigru)]
+    [InlineData("ctr_dien_gru_attention.safetensors", ModelKind.Dien, Activation.PRelu, EvolutionKind.GruAttention)]
+    public void OneTrainingStepMatchesTheReferenceModel(string file, ModelKind kind, Activation activation, EvolutionKind evolution)
+    {
+        var f = new Fixture(file);
+        var model = CtrModel.Create(Schema, new ModelOptions
+        {
+            Kind = kind, MlpHidden = [8, 4], AttentionHidden = [6, 3], MlpActivation = activation, AttentionActivation = activation,
+            Evolution = evolution, AuxHidden = [5, 3], AuxLossWeight = 1f,
+        });
+        var names = model.NamedParameters().Select(p => p.Name).ToList();
+        // Same parameters on both sides: every one of ours is in the fixture, and the fixture has no other.
+        Assert.All(names, n => Assert.True(f.Has(n), $"{file}: PyTorch has no '{n}'"));
+        Assert.Equal(names.Count, f.Keys.Count(k => k.EndsWith(".grad")));
+        foreach (var (name, p) in model.NamedParameters()) p.CopyFrom(f[name].Span);
+
+        var batch = new Batch();
+        batch.Fill(Data(f), [0, 1, 2, 3]);
+        using var _ = Arena.Begin();
+        var input = new ModelInput();
+        input.Load(Schema, batch);
+        var loss = model.Loss(input);
+        Close.Equal(f["loss"].Span, loss.Span, what: "loss");
+        loss.Backward();
+        foreach (var (name, p) in model.NamedParameters())
+        {
+            var expected = f[name + ".grad"];
+            if (p.SparseGrad is null) { Close.Equal(expected, p.Grad!, rtol: 1e-4, atol: 1e-6, what: name + ".grad"); continue; }
+            int width = p.Shape[1];
+            for (int id = 0; id < p.Shape[0]; id++)
+            {
+                var want = expected.Span.Slice(id * width, width);
+                var row = p.SparseGrad.RowGrad(id);
+                if (row.IsEmpty) { foreach (var v in want) Assert.True(Math.Abs(v) < 1e-7, $"{name}[{id}]: PyTorch has a gradient we lack"); continue; }
+                Close.Equal(want, row, rtol: 1e-4, atol: 1e-6, what: $"{name}.grad[{id}]");
+            }
+        }
+        int buffers = 0;
+        foreach (var (name, b) in model.NamedBuffers()) { Close.Equal(f[name + ".after"], b, what: name); buffers++; }
+        Assert.Equal(f.Keys.Count(k => k.EndsWith(".after")), buffers);
+        using (Tape.NoGrad()) Close.Equal(f["logits"], model.Forward(input), what: "logits");   // training mode: batch statistics again
+    }
+}
