@@ -1,14 +1,16 @@
-"""PyTorch reference for the accuracy table: BaseModel and DIN trained on OUR prepared samples.
+"""PyTorch reference for the accuracy tables: BaseModel, DIN (PReLU or Dice) and DIEN trained on OUR prepared samples.
 
 The bar of issue #4 is "a PyTorch implementation of the same model on the same samples". This script
 reads the dataset cache written by `deepinterest prepare` (train/valid/test .safetensors: int32
 columns `sparse.<name>`, `seq.<name>.ids`, `seq.<name>.lengths`, float32 `labels`, int32 `users`), builds
-the same architecture as src/DeepInterest.Models (embeddings shared per table, DIN's local
-activation unit over [q, k, q−k, q⊙k] with PReLU, sigmoid weights at real positions, MLP with PReLU),
-trains it the PyTorch way (dense Adam), selects the epoch on validation AUC, and prints test
-AUC / GAUC / logloss as JSON.
+the same architecture as src/DeepInterest.Models with the same parameter names (embeddings shared per
+table; DIN's local activation unit over [q, k, q−k, q⊙k] at the real positions, sigmoid weights; Dice
+or PReLU; DIEN's GRU extractor, auxiliary net and AUGRU/AGRU/AIGRU/GRU + attention; MLP), trains it the
+PyTorch way (dense Adam), selects the epoch on validation AUC, and prints test AUC / GAUC / logloss as
+JSON. `--load weights.safetensors` instead scores the test set with the weights our training wrote.
+tools/golden/ctr_models.py imports Model from here for the C# parity tests.
 
-Run: /usr/bin/python3 tools/reference/torch_ctr.py --data DIR --model din --epochs 2 --seed 1
+Run: /usr/bin/python3 tools/reference/torch_ctr.py --data DIR --model din|dien [--activation dice] --epochs 2 --seed 1
 """
 import argparse
 import json
