@@ -55,7 +55,7 @@ MORE = (("DIN + Dice", "din-dice-ml1m-dense-s{}", "torch-din-dice-s{}"),
 
 
 def more_rows():
-    """DIN + Dice and DIEN: ours (dense Adam) against PyTorch per seed and the seed means."""
+    """DIN + Dice and DIEN: ours (dense Adam) against PyTorch per seed and the means over seeds with both runs."""
     import statistics
     rows = []
     for label, ours_name, torch_name in MORE:
@@ -64,8 +64,8 @@ def more_rows():
             got = [(k, metrics(n.format(s))[0]) for k, n in (("dense", ours_name), ("torch", torch_name))]
             if all(t is None for _, t in got):
                 continue
-            for k, t in got:
-                if t is not None:
+            if all(t is not None for _, t in got):                          # the means pair seeds, like the statistics below
+                for k, t in got:
                     cols[k].append(t)
             rows.append(f"| {label} | {s} | " + " | ".join("—" if t is None else f"{t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f}" for _, t in got) + " |")
         mean = [(" / ".join(f"{statistics.mean(t[k] for t in cols[c]):.4f}" for k in ("auc", "gauc", "logloss")) + f" ({len(cols[c])})") if cols[c] else "—"
