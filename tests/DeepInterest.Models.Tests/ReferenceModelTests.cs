@@ -3,6 +3,7 @@ using DeepInterest.Data.Schema;
 using DeepInterest.Engine;
 using DeepInterest.Engine.Autograd;
 using DeepInterest.Engine.Modules;
+using DeepInterest.Engine.Optim;
 using DeepInterest.Engine.Tests;
 using DeepInterest.Models.Networks;
 
@@ -24,16 +25,16 @@ public class ReferenceModelTests
         Groups = [new AttentionGroup("behaviour", [new AttentionPair("item", "hist_item", "neg_hist_item"), new AttentionPair("cate", "hist_cate", "neg_hist_cate")])],
     }.Validate();
 
-    private static CtrDataset Data(Fixture f)
+    private static CtrDataset Data(Fixture f, string prefix = "")
     {
         var d = new CtrDataset(Schema, 4);
-        foreach (var s in Schema.Sparse) f.Ints("sparse." + s.Name).CopyTo(d.Sparse[s.Name], 0);
+        foreach (var s in Schema.Sparse) f.Ints(prefix + "sparse." + s.Name).CopyTo(d.Sparse[s.Name], 0);
         foreach (var q in Schema.Sequences)
         {
-            f.Ints($"seq.{q.Name}.ids").CopyTo(d.Sequences[q.Name].Ids, 0);
-            f.Ints($"len.{q.Name}").CopyTo(d.Sequences[q.Name].Lengths, 0);
+            f.Ints($"{prefix}seq.{q.Name}.ids").CopyTo(d.Sequences[q.Name].Ids, 0);
+            f.Ints($"{prefix}len.{q.Name}").CopyTo(d.Sequences[q.Name].Lengths, 0);
         }
-        f["labels"].ToArray().CopyTo(d.Labels, 0);
+        f[prefix + "labels"].ToArray().CopyTo(d.Labels, 0);
         d.CheckIds();
         return d;
     }
@@ -83,5 +84,38 @@ public class ReferenceModelTests
         foreach (var (name, b) in model.NamedBuffers()) { Close.Equal(f[name + ".after"], b, what: name); buffers++; }
         Assert.Equal(f.Keys.Count(k => k.EndsWith(".after")), buffers);
         using (Tape.NoGrad()) Close.Equal(f["logits"], model.Forward(input), what: "logits");   // training mode: batch statistics again
+    }
+
+    /// <summary>
+    /// Several steps of the training path as the trainer runs it with dense embedding updates (the
+    /// configuration of the PyTorch comparison): DIEN's loss, backward and Adam over batches b1, b2, b1,
+    /// where b2's step leaves some embedding rows without a gradient (they still move on their momentum).
+    /// </summary>
+    [Fact]
+    public void ThreeAdamStepsOfDienMatchTheReference()
+    {
+        var f = new Fixture("ctr_dien_adam_steps.safetensors");
+        var model = CtrModel.Create(Schema, new ModelOptions
+        {
+            Kind = ModelKind.Dien, MlpHidden = [8, 4], AttentionHidden = [6, 3], MlpActivation = Activation.PRelu,
+            AttentionActivation = Activation.PRelu, Evolution = EvolutionKind.Augru, AuxHidden = [5, 3], AuxLossWeight = 1f,
+        });
+        foreach (var (name, p) in model.NamedParameters()) p.CopyFrom(f[name].Span);
+        var optimizer = new Adam(model.NamedParameters(), new AdamOptions(0.01f, Sparse: SparseMode.Dense));
+        var batches = new[] { "b1.", "b2." }.ToDictionary(k => k, k => { var b = new Batch(); b.Fill(Data(f, k), [0, 1, 2, 3]); return b; });
+        var losses = f["losses"].ToArray();
+        for (int step = 0; step < 3; step++)
+        {
+            using var _ = Arena.Begin();
+            var input = new ModelInput();
+            input.Load(Schema, batches[step == 1 ? "b2." : "b1."]);
+            optimizer.ZeroGrad();
+            var loss = model.Loss(input);
+            Assert.True(Math.Abs(loss.Span[0] - losses[step]) <= 1e-5 * (1 + Math.Abs(losses[step])), $"step {step}: loss {loss.Span[0]}, PyTorch {losses[step]}");
+            loss.Backward();
+            optimizer.Step();
+        }
+        foreach (var (name, p) in model.NamedParameters())
+            Close.Equal(f[name + ".after"], p, rtol: 1e-4, atol: 1e-5, what: name + " after three steps");
     }
 }

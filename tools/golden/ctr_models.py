@@ -6,7 +6,8 @@ same samples. These fixtures tie that comparison to the test suite: the referenc
 its weights into our models and must reproduce logits, the loss (DIEN: BCE + α·auxiliary loss),
 Dice's running statistics and every parameter's gradient. If either implementation drifts, CI says so.
 
-Writes tests/fixtures/ctr_din_dice.safetensors and ctr_dien_{augru,agru,aigru,gru_attention}.safetensors.
+Writes tests/fixtures/ctr_din_dice.safetensors, ctr_dien_{augru,agru,aigru,gru_attention}.safetensors and
+ctr_dien_adam_steps.safetensors (three Adam steps: the training path, optimizer included).
 """
 import os
 import sys
@@ -34,14 +35,14 @@ SCHEMA = {
 CATE_OF = torch.tensor([0, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3])
 
 
-def batch():
+def batch(users=(1, 2, 3, 5), lengths=(5, 2, 1, 3)):
     """Four rows with 5, 2, 1 and 3 behaviours (a one-behaviour row has no auxiliary pair); ids 0 at padding."""
-    lengths = torch.tensor([5, 2, 1, 3])
+    lengths = torch.tensor(lengths)
     mask = (torch.arange(5).unsqueeze(0) < lengths.unsqueeze(1))
     hist = torch.randint(1, 12, (4, 5)) * mask
     neg = torch.randint(1, 12, (4, 5)) * mask
     item = torch.tensor([3, 7, 11, 2])
-    b = {"sparse.user": torch.tensor([1, 2, 3, 5]), "sparse.item": item, "sparse.cate": CATE_OF[item],
+    b = {"sparse.user": torch.tensor(users), "sparse.item": item, "sparse.cate": CATE_OF[item],
          "labels": torch.tensor([1.0, 0.0, 1.0, 0.0])}
     for name, ids in (("hist_item", hist), ("hist_cate", CATE_OF[hist] * mask), ("neg_hist_item", neg), ("neg_hist_cate", CATE_OF[neg] * mask)):
         b[f"seq.{name}.ids"], b[f"len.{name}"], b[f"mask.{name}"] = ids, lengths, mask.float()
@@ -74,6 +75,32 @@ def write(name, model, b, aux_weight):
     st.save(os.path.join(OUT, name), t)
 
 
+def train_steps():
+    """Three torch.optim.Adam steps (lr 0.01, dense: untouched embedding rows keep moving on their
+    momentum) of DIEN with AUGRU and the auxiliary loss on batches b1, b2, b1: the training path over
+    several steps, optimizer included. b2 has other users, so some rows get no gradient in its step."""
+    b1, b2 = batch(), batch(users=(4, 2, 1, 1), lengths=(3, 5, 2, 4))
+    model = Model(SCHEMA, "dien", "prelu", [8, 4], [6, 3], 0.05, "augru", (5, 3), aux=True)
+    with torch.no_grad():
+        for e in model.embeddings.values():
+            e.weight.normal_(0, 0.5)
+    t = {k: v.detach().clone() for k, v in model.named_parameters()}
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    losses = []
+    for b in (b1, b2, b1):
+        logits, aux = model(b)
+        loss = F.binary_cross_entropy_with_logits(logits, b["labels"]) + aux
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+    for prefix, b in (("b1.", b1), ("b2.", b2)):
+        t.update({prefix + k: v.to(torch.float32) for k, v in b.items() if not k.startswith("mask.")})
+    t.update({k + ".after": v.detach() for k, v in model.named_parameters()})
+    t["losses"] = torch.stack(losses)
+    st.save(os.path.join(OUT, "ctr_dien_adam_steps.safetensors"), t)
+
+
 def main():
     torch.manual_seed(20261201)
     b = batch()
@@ -81,6 +108,7 @@ def main():
     for evolution in ("augru", "agru", "aigru", "gru-attention"):
         model = Model(SCHEMA, "dien", "prelu", [8, 4], [6, 3], 0.05, evolution, (5, 3), aux=True)
         write(f"ctr_dien_{evolution.replace('-', '_')}.safetensors", model, b, 1.0)
+    train_steps()
 
 
 if __name__ == "__main__":
