@@ -73,6 +73,23 @@ public static class Close
         Assert.True(expected.Size == actual.Size, $"{what}: shape {actual.Shape}, expected {expected.Shape}");
         Equal(expected.Span, actual.Span, rtol, atol, what);
     }
+
+    /// <summary>
+    /// A parameter's gradient against PyTorch's (always dense): a row-sparse gradient (embedding tables)
+    /// row by row, where a row we hold no gradient for must be zero in <paramref name="expected"/>.
+    /// </summary>
+    public static void Grad(Tensor expected, Tensor parameter, double rtol = 1e-4, double atol = 1e-6, string what = "")
+    {
+        if (parameter.SparseGrad is not { } sparse) { Equal(expected, parameter.Grad!, rtol, atol, what); return; }
+        int width = parameter.Shape[1];
+        for (int id = 0; id < parameter.Shape[0]; id++)
+        {
+            var want = expected.Span.Slice(id * width, width);
+            var row = sparse.RowGrad(id);
+            if (row.IsEmpty) { foreach (var v in want) Assert.True(Math.Abs(v) < 1e-7, $"{what}[{id}]: PyTorch has a gradient we lack"); continue; }
+            Equal(want, row, rtol, atol, $"{what}[{id}]");
+        }
+    }
 }
 
 /// <summary>
