@@ -26,28 +26,37 @@ def metrics(name):
     return None, None
 
 
-def torch_rows():
-    """Ours with lazy and with dense embedding updates against PyTorch (dense Adam) on the same samples."""
+KEYS = ("auc", "gauc", "logloss")
+
+
+def vs_rows(models, always=0, paired_means=False, min_mean=1):
+    """Markdown rows comparing runs side by side: per (label, [run name formats]) one row per seed with
+    any run (seeds ≤ `always` even without), then each column's mean over its seeds — only over seeds
+    where every column ran when `paired_means` — or "—" with fewer than `min_mean` seeds."""
     import statistics
     rows = []
-    for m, label in (("base", "BaseModel"), ("din", "DIN")):
-        cols = {k: [] for k in ("lazy", "dense", "torch")}
+    for label, names in models:
+        cols = [[] for _ in names]
         for s in range(1, 11):
-            if s > 3 and all(metrics(n)[0] is None for n in (f"{m}-ml1m-s{s}", f"{m}-ml1m-dense-s{s}", f"torch-{m}-s{s}")):
+            got = [metrics(n.format(s)) for n in names]
+            if s > always and all(t is None for t, _ in got):
                 continue
-            cells = []
-            for key, name in (("lazy", f"{m}-ml1m-s{s}"), ("dense", f"{m}-ml1m-dense-s{s}"), ("torch", f"torch-{m}-s{s}")):
-                t, date = metrics(name)
-                if t is None:
-                    cells.append("—")
-                    continue
-                cols[key].append(t)
-                cells.append(f"{t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f}" + (f" ({date})" if date else ""))
-            rows.append(f"| {label} | {s} | " + " | ".join(cells) + " |")
-        mean = [(" / ".join(f"{statistics.mean(t[k] for t in cols[c]):.4f}" for k in ("auc", "gauc", "logloss")) + f" ({len(cols[c])})") if len(cols[c]) >= 3 else "—"
-                for c in ("lazy", "dense", "torch")]
+            if not paired_means or all(t is not None for t, _ in got):
+                for col, (t, _) in zip(cols, got):
+                    if t is not None:
+                        col.append(t)
+            rows.append(f"| {label} | {s} | " + " | ".join(
+                "—" if t is None else " / ".join(f"{t[k]:.4f}" for k in KEYS) + (f" ({date})" if date else "") for t, date in got) + " |")
+        mean = [(" / ".join(f"{statistics.mean(t[k] for t in col):.4f}" for k in KEYS) + f" ({len(col)})") if len(col) >= min_mean else "—"
+                for col in cols]
         rows.append(f"| {label} | mean (seeds) | " + " | ".join(f"**{v}**" for v in mean) + " |")
     return "\n".join(rows)
+
+
+def torch_rows():
+    """Ours with lazy and with dense embedding updates against PyTorch (dense Adam) on the same samples."""
+    return vs_rows([(label, [f"{m}-ml1m-s{{}}", f"{m}-ml1m-dense-s{{}}", f"torch-{m}-s{{}}"]) for m, label in (("base", "BaseModel"), ("din", "DIN"))],
+                   always=3, min_mean=3)
 
 
 MORE = (("DIN + Dice", "din-dice-ml1m-dense-s{}", "torch-din-dice-s{}"),
@@ -55,23 +64,8 @@ MORE = (("DIN + Dice", "din-dice-ml1m-dense-s{}", "torch-din-dice-s{}"),
 
 
 def more_rows():
-    """DIN + Dice and DIEN: ours (dense Adam) against PyTorch per seed and the means over seeds with both runs."""
-    import statistics
-    rows = []
-    for label, ours_name, torch_name in MORE:
-        cols = {"dense": [], "torch": []}
-        for s in range(1, 11):
-            got = [(k, metrics(n.format(s))[0]) for k, n in (("dense", ours_name), ("torch", torch_name))]
-            if all(t is None for _, t in got):
-                continue
-            if all(t is not None for _, t in got):                          # the means pair seeds, like the statistics below
-                for k, t in got:
-                    cols[k].append(t)
-            rows.append(f"| {label} | {s} | " + " | ".join("—" if t is None else f"{t['auc']:.4f} / {t['gauc']:.4f} / {t['logloss']:.4f}" for _, t in got) + " |")
-        mean = [(" / ".join(f"{statistics.mean(t[k] for t in cols[c]):.4f}" for k in ("auc", "gauc", "logloss")) + f" ({len(cols[c])})") if cols[c] else "—"
-                for c in ("dense", "torch")]
-        rows.append(f"| {label} | mean (seeds) | " + " | ".join(f"**{v}**" for v in mean) + " |")
-    return "\n".join(rows)
+    """DIN + Dice and DIEN: ours (dense Adam) against PyTorch per seed and the means over seeds with both runs (like the statistics)."""
+    return vs_rows([(label, [ours, torch]) for label, ours, torch in MORE], paired_means=True)
 
 
 def more_paired():

@@ -49,14 +49,19 @@ def batch(users=(1, 2, 3, 5), lengths=(5, 2, 1, 3)):
     return b
 
 
-def write(name, model, b, aux_weight):
+def randomize(model):
+    """Embeddings (and Dice's α, which starts at 0) drawn from N(0, 0.5²) so every path carries signal; returns a copy of the weights."""
     with torch.no_grad():
         for e in model.embeddings.values():
             e.weight.normal_(0, 0.5)
         for k, p in model.named_parameters():
             if k.endswith(".alpha"):
-                p.normal_(0, 0.5)                                          # Dice's α starts at 0; any value must match
-    weights = {k: v.detach().clone() for k, v in model.named_parameters()}
+                p.normal_(0, 0.5)
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def write(name, model, b, aux_weight):
+    weights = randomize(model)
     logits, aux = model(b)
     loss = F.binary_cross_entropy_with_logits(logits, b["labels"])
     if aux is not None:
@@ -81,10 +86,7 @@ def train_steps():
     several steps, optimizer included. b2 has other users, so some rows get no gradient in its step."""
     b1, b2 = batch(), batch(users=(4, 2, 1, 1), lengths=(3, 5, 2, 4))
     model = Model(SCHEMA, "dien", "prelu", [8, 4], [6, 3], 0.05, "augru", (5, 3), aux=True)
-    with torch.no_grad():
-        for e in model.embeddings.values():
-            e.weight.normal_(0, 0.5)
-    t = {k: v.detach().clone() for k, v in model.named_parameters()}
+    t = randomize(model)
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
     for b in (b1, b2, b1):
