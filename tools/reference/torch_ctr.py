@@ -1,16 +1,19 @@
-"""PyTorch reference for the accuracy tables: BaseModel, DIN (PReLU or Dice) and DIEN trained on OUR prepared samples.
+"""PyTorch reference for the accuracy tables: BaseModel, DIN (PReLU or Dice), DIEN and the DIN paper's baselines
+Wide & Deep, PNN (inner product) and DeepFM, trained on OUR prepared samples.
 
 The bar of issue #4 is "a PyTorch implementation of the same model on the same samples". This script
 reads the dataset cache written by `deepinterest prepare` (train/valid/test .safetensors: int32
 columns `sparse.<name>`, `seq.<name>.ids`, `seq.<name>.lengths`, float32 `labels`, int32 `users`), builds
 the same architecture as src/DeepInterest.Models with the same parameter names (embeddings shared per
 table; DIN's local activation unit over [q, k, q−k, q⊙k] at the real positions, sigmoid weights; Dice
-or PReLU; DIEN's GRU extractor, auxiliary net and AUGRU/AGRU/AIGRU/GRU + attention; MLP), trains it the
-PyTorch way (dense Adam), selects the epoch on validation AUC, and prints test AUC / GAUC / logloss as
-JSON. `--load weights.safetensors` instead scores the test set with the weights our training wrote.
+or PReLU; DIEN's GRU extractor, auxiliary net and AUGRU/AGRU/AIGRU/GRU + attention; MLP; the
+baselines' first-order, cross, inner-product and FM terms as specified in Model.baseline for the C#
+side), trains it the PyTorch way (dense Adam), selects the epoch on validation AUC, and prints test
+AUC / GAUC / logloss as JSON. `--load weights.safetensors` instead scores the test set with the
+weights our training wrote.
 tools/golden/ctr_models.py imports Model from here for the C# parity tests.
 
-Run: /usr/bin/python3 tools/reference/torch_ctr.py --data DIR --model din|dien [--activation dice] --epochs 2 --seed 1
+Run: /usr/bin/python3 tools/reference/torch_ctr.py --data DIR --model base|din|dien|wide_deep|pnn|deepfm [--activation dice] --epochs 2 --seed 1
 """
 import argparse
 import json
@@ -193,6 +196,18 @@ class Interest(nn.Module):
         return self.evolution(interests, lengths, w), aux
 
 
+BASELINES = ("wide_deep", "pnn", "deepfm")
+CROSS_ROWS = 1 << 24          # Wide & Deep: a cross table has min(V_hist·V_target, 2^24) rows, index mod that (as ours)
+
+
+def normal_tables(tables, std, padding=True):
+    for e in tables.values():
+        nn.init.normal_(e.weight, 0, std)
+        if padding:
+            with torch.no_grad():
+                e.weight[0].zero_()
+
+
 class Model(nn.Module):
     """Parameter names are ours (docs/model-format.md), so `--load` reads our weights.safetensors."""
 
@@ -200,20 +215,35 @@ class Model(nn.Module):
         super().__init__()
         self.schema, self.kind = schema, kind
         self.embeddings = nn.ModuleDict({t["name"]: nn.Embedding(t["vocab"], t["dim"], padding_idx=0) for t in schema["tables"]})
-        for e in self.embeddings.values():
-            nn.init.normal_(e.weight, 0, init_std)
-            with torch.no_grad():
-                e.weight[0].zero_()
+        normal_tables(self.embeddings, init_std)
         dim = {t["name"]: t["dim"] for t in schema["tables"]}
+        vocab = {t["name"]: t["vocab"] for t in schema["tables"]}
         self.sparse = [(s["name"], s["table"]) for s in schema["sparse"]]
         self.sparse_table = dict(self.sparse)
         self.seq_table = {q["name"]: q["table"] for q in schema["sequences"]}
         self.groups = schema.get("groups", [])
-        attended = {p["history"] for g in self.groups for p in g["pairs"]} | {p.get("negative_history") for g in self.groups for p in g["pairs"]}
-        self.pooled = [(q["name"], q["table"]) for q in schema["sequences"] if kind == "base" or q["name"] not in attended]
-        width = sum(dim[t] for _, t in self.sparse) + sum(dim[t] for _, t in self.pooled) + len(schema.get("dense", []))
+        negative = {p.get("negative_history") for g in self.groups for p in g["pairs"]}
+        attended = {p["history"] for g in self.groups for p in g["pairs"]} | negative
+        # the baselines sum-pool every sequence but the negative histories, in schema order, after the sparse features
+        skip = negative if kind in BASELINES else attended
+        self.pooled = [(q["name"], q["table"]) for q in schema["sequences"] if kind == "base" or q["name"] not in skip]
+        fields = [dim[t] for _, t in self.sparse] + [dim[t] for _, t in self.pooled]
+        width = sum(fields) + len(schema.get("dense", []))
+        if kind in ("pnn", "deepfm") and len(set(fields)) > 1:
+            raise ValueError(f"{kind}: every field needs the same embedding width, got {fields}")
+        if kind == "pnn":
+            width += len(fields) * (len(fields) - 1) // 2
+        if kind in ("wide_deep", "deepfm"):                                 # first-order weights, one per id and table
+            self.linear = nn.ModuleDict({t["name"]: nn.Embedding(t["vocab"], 1, padding_idx=0) for t in schema["tables"]})
+            normal_tables(self.linear, init_std)
+        if kind == "wide_deep":                                             # cross(history id, target id) weights per pair
+            self.cross = nn.ModuleDict({g["name"]: nn.ModuleDict({p["target"]: nn.Embedding(
+                min(vocab[self.seq_table[p["history"]]] * vocab[self.sparse_table[p["target"]]], CROSS_ROWS), 1)
+                for p in g["pairs"]}) for g in self.groups})
+            for m in self.cross.values():
+                normal_tables(m, init_std, padding=False)
         self.attention, self.interest = nn.ModuleDict(), nn.ModuleDict()
-        for g in self.groups:
+        for g in ([] if kind in BASELINES else self.groups):
             e = sum(dim[self.sparse_table[p["target"]]] for p in g["pairs"])
             if kind == "din":
                 self.attention[g["name"]] = ActivationUnit(e, att_hidden, act)
@@ -226,11 +256,47 @@ class Model(nn.Module):
     def lookup(self, b, g, key):
         return torch.cat([self.embeddings[self.seq_table[p[key]]](b[f"seq.{p[key]}.ids"]) for p in g["pairs"]], -1)
 
+    def dense(self, b):
+        return [b["dense." + d["name"]].unsqueeze(-1) for d in self.schema.get("dense", [])]
+
+    def baseline(self, b, fields):
+        """Wide & Deep, IPNN, DeepFM over the fields (sparse embeddings, then sum-pooled sequences) [B, E] each.
+        first = Σ linear weight of every sparse id and real sequence id; deep = out(mlp([fields, dense])).
+        PNN: logits = out(mlp([fields, <f_i, f_j> for i < j (i outer), dense])).
+        DeepFM: deep + first + 0.5·Σ_e((Σ_i f_i)² − Σ_i f_i²). Wide & Deep: deep + first + Σ over each group's
+        pairs and the real history positions of cross[history id · V_target + target id].
+        Keeps the terms in self.terms (the golden fixtures store them)."""
+        f = torch.stack(fields, 1) if self.kind != "wide_deep" else None    # [B, N, E]
+        if self.kind == "pnn":
+            i, j = torch.triu_indices(len(fields), len(fields), 1)
+            self.terms = {"products": (f[:, i] * f[:, j]).sum(-1)}          # [B, N(N−1)/2]
+            return self.out(self.mlp(torch.cat(fields + [self.terms["products"]] + self.dense(b), -1))).squeeze(-1)
+        deep = self.out(self.mlp(torch.cat(fields + self.dense(b), -1))).squeeze(-1)
+        first = sum(self.linear[t](b["sparse." + n]).squeeze(-1) for n, t in self.sparse)
+        for n, t in self.pooled:
+            first = first + (self.linear[t](b[f"seq.{n}.ids"]).squeeze(-1) * b[f"mask.{n}"]).sum(1)
+        self.terms = {"first_order": first}
+        if self.kind == "deepfm":
+            self.terms["fm"] = 0.5 * (f.sum(1) ** 2 - (f * f).sum(1)).sum(-1)
+            return deep + first + self.terms["fm"]
+        cross = torch.zeros_like(first)
+        for g in self.groups:
+            for p in g["pairs"]:
+                w, h = self.cross[g["name"]][p["target"]], p["history"]
+                v = self.embeddings[self.sparse_table[p["target"]]].num_embeddings
+                # exact while V_hist·V_target ≤ 2^24 (CROSS_ROWS), else wrapped mod 2^24 (int64 product, as ours)
+                idx = (b[f"seq.{h}.ids"] * v + b["sparse." + p["target"]].unsqueeze(1)) % w.num_embeddings   # [B, T]
+                cross = cross + (w(idx).squeeze(-1) * b[f"mask.{h}"]).sum(1)
+        self.terms["cross"] = cross
+        return deep + first + cross
+
     def forward(self, b):
         """Logits [B] and the auxiliary loss (DIEN in training, else None)."""
         parts = [self.embeddings[t](b["sparse." + n]) for n, t in self.sparse]
         for n, t in self.pooled:
             parts.append((self.embeddings[t](b[f"seq.{n}.ids"]) * b[f"mask.{n}"].unsqueeze(-1)).sum(1))
+        if self.kind in BASELINES:
+            return self.baseline(b, parts), None
         aux = []
         for g in self.groups:
             q = torch.cat([self.embeddings[self.sparse_table[p["target"]]](b["sparse." + p["target"]]) for p in g["pairs"]], -1)  # [B, E]
@@ -249,9 +315,7 @@ class Model(nn.Module):
                     aux.append(a)
             else:
                 parts.append((mask.unsqueeze(-1) * k).sum(1))                                               # BaseModel: sum pooling
-        for d in self.schema.get("dense", []):
-            parts.append(b["dense." + d["name"]].unsqueeze(-1))
-        return self.out(self.mlp(torch.cat(parts, -1))).squeeze(-1), (sum(aux) if aux else None)
+        return self.out(self.mlp(torch.cat(parts + self.dense(b), -1))).squeeze(-1), (sum(aux) if aux else None)
 
 
 def batches(d, schema, idx, size):
@@ -291,7 +355,7 @@ def metrics(d, p):
 def main():
     a = argparse.ArgumentParser()
     a.add_argument("--data", required=True, help="a cache written by `deepinterest prepare`")
-    a.add_argument("--model", choices=["base", "din", "dien"], default="din")
+    a.add_argument("--model", choices=["base", "din", "dien", *BASELINES], default="din")
     a.add_argument("--activation", choices=["prelu", "dice"], default="prelu", help="attention unit and MLP")
     a.add_argument("--evolution", choices=["augru", "agru", "aigru", "gru-attention"], default="augru")
     a.add_argument("--aux-weight", type=float, default=1.0, help="DIEN: α of the auxiliary loss (0 = off)")
