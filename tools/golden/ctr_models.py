@@ -6,8 +6,13 @@ same samples. These fixtures tie that comparison to the test suite: the referenc
 its weights into our models and must reproduce logits, the loss (DIEN: BCE + α·auxiliary loss),
 Dice's running statistics and every parameter's gradient. If either implementation drifts, CI says so.
 
-Writes tests/fixtures/ctr_din_dice.safetensors, ctr_dien_{augru,agru,aigru,gru_attention}.safetensors and
-ctr_dien_adam_steps.safetensors (three Adam steps: the training path, optimizer included).
+Writes tests/fixtures/ctr_din_dice.safetensors, ctr_dien_{augru,agru,aigru,gru_attention}.safetensors,
+ctr_dien_adam_steps.safetensors (three Adam steps: the training path, optimizer included) and the DIN
+paper's baselines ctr_{wide_deep,pnn,deepfm}.safetensors (also their first-order, cross, FM and
+inner-product terms, so a mismatch can be localised).
+
+The committed fixtures were written with OpenBLAS as libblas (Debian: apt-get install libopenblas0-openmp);
+with the reference BLAS the float32 results differ in the last bits.
 """
 import os
 import sys
@@ -50,13 +55,17 @@ def batch(users=(1, 2, 3, 5), lengths=(5, 2, 1, 3)):
 
 
 def randomize(model):
-    """Embeddings (and Dice's α, which starts at 0) drawn from N(0, 0.5²) so every path carries signal; returns a copy of the weights."""
+    """Embeddings (and Dice's α, which starts at 0; the baselines' first-order and cross weights) drawn from
+    N(0, 0.5²) so every path carries signal; returns a copy of the weights. The embeddings' padding rows
+    are drawn too (never read: padding is masked); the first-order tables' padding rows stay 0."""
     with torch.no_grad():
         for e in model.embeddings.values():
             e.weight.normal_(0, 0.5)
         for k, p in model.named_parameters():
-            if k.endswith(".alpha"):
+            if k.endswith(".alpha") or k.startswith(("linear.", "cross.")):
                 p.normal_(0, 0.5)
+            if k.startswith("linear."):
+                p[0].zero_()
     return {k: v.detach().clone() for k, v in model.named_parameters()}
 
 
@@ -68,7 +77,7 @@ def write(name, model, b, aux_weight):
         loss = loss + aux_weight * aux
     loss.backward()
     t = {k: v.to(torch.float32) for k, v in b.items() if not k.startswith("mask.")}
-    t.update({"logits": logits, "loss": loss.reshape(1)})
+    t.update({"logits": logits, "loss": loss.reshape(1), **getattr(model, "terms", {})})  # baselines: first_order, fm, cross, products
     if aux is not None:
         t["aux_loss"] = aux.reshape(1)
     for k, p in model.named_parameters():
@@ -111,6 +120,9 @@ def main():
         model = Model(SCHEMA, "dien", "prelu", [8, 4], [6, 3], 0.05, evolution, (5, 3), aux=True)
         write(f"ctr_dien_{evolution.replace('-', '_')}.safetensors", model, b, 1.0)
     train_steps()
+    torch.manual_seed(20261210)                                            # the baselines: their own stream, after the others
+    for kind in ("wide_deep", "pnn", "deepfm"):
+        write(f"ctr_{kind}.safetensors", Model(SCHEMA, kind, "prelu", [8, 4], [6, 3], 0.05), b, 0)
 
 
 if __name__ == "__main__":
