@@ -8,27 +8,27 @@ namespace DeepInterest.Engine;
 /// the same sizes every time, so after the first step every request is served from a free list
 /// and the step allocates nothing on the managed heap.
 /// </summary>
-internal sealed class BufferPool
+internal sealed class BufferPool<T>
 {
     private const int MinLog2 = 4;
-    private readonly Stack<float[]>[] _free = new Stack<float[]>[32];
+    private readonly Stack<T[]>[] _free = new Stack<T[]>[32];
 
     public BufferPool()
     {
-        for (int i = 0; i < _free.Length; i++) _free[i] = new Stack<float[]>();
+        for (int i = 0; i < _free.Length; i++) _free[i] = new Stack<T[]>();
     }
 
     private static int Bucket(int size) =>
         size <= (1 << MinLog2) ? MinLog2 : 32 - BitOperations.LeadingZeroCount((uint)(size - 1));
 
-    public float[] Rent(int size)
+    public T[] Rent(int size)
     {
         int b = Bucket(size);
         var stack = _free[b];
-        return stack.Count > 0 ? stack.Pop() : new float[1 << b];
+        return stack.Count > 0 ? stack.Pop() : new T[1 << b];
     }
 
-    public void Return(float[] buffer) => _free[BitOperations.Log2((uint)buffer.Length)].Push(buffer);
+    public void Return(T[] buffer) => _free[BitOperations.Log2((uint)buffer.Length)].Push(buffer);
 }
 
 /// <summary>
@@ -41,7 +41,11 @@ public sealed class Arena : IDisposable
     [ThreadStatic] private static Arena? _current;
     [ThreadStatic] private static Arena? _cached;
 
-    private readonly BufferPool _buffers = new();
+    private readonly BufferPool<float> _buffers = new();
+    private readonly BufferPool<int> _ints = new();
+    private readonly BufferPool<bool> _bools = new();
+    private readonly List<int[]> _liveInts = new();
+    private readonly List<bool[]> _liveBools = new();
     private readonly Stack<Tensor> _freeTensors = new();
     private readonly List<Tensor> _live = new(1024);
     private Arena? _previous;
@@ -96,6 +100,31 @@ public sealed class Arena : IDisposable
 
     internal void ReturnBuffer(float[] buffer) => _buffers.Return(buffer);
 
+    /// <summary>
+    /// Index scratch for one call (row lists, lengths, offsets) of at least <paramref name="size"/>
+    /// elements, contents unspecified: owned by the current arena and reused after it is disposed
+    /// (backward nodes may keep it until then), or a new array when no arena is active. Modules take
+    /// their scratch from here rather than from fields, so one module can run on many threads at once.
+    /// </summary>
+    public static int[] Ints(int size)
+    {
+        var a = _current;
+        if (a is null) return new int[size];
+        var buffer = a._ints.Rent(size);
+        a._liveInts.Add(buffer);
+        return buffer;
+    }
+
+    /// <summary>Flag scratch (masks) for one call, owned like <see cref="Ints"/>.</summary>
+    public static bool[] Bools(int size)
+    {
+        var a = _current;
+        if (a is null) return new bool[size];
+        var buffer = a._bools.Rent(size);
+        a._liveBools.Add(buffer);
+        return buffer;
+    }
+
     public void Dispose()
     {
         if (!_active) return;
@@ -108,6 +137,10 @@ public sealed class Arena : IDisposable
             _freeTensors.Push(t);
         }
         _live.Clear();
+        foreach (var b in _liveInts) _ints.Return(b);
+        foreach (var b in _liveBools) _bools.Return(b);
+        _liveInts.Clear();
+        _liveBools.Clear();
         _active = false;
         _current = _previous;
         _previous = null;

@@ -14,10 +14,16 @@ public sealed class ModelFormatException(string message) : Exception(message);
 /// Saves and loads a model folder: <c>manifest.json</c> (format version, model kind and options,
 /// feature schema, metrics) and <c>weights.safetensors</c> (the state dict, PyTorch key names).
 /// Every file is written to a temporary name and renamed; loading is strict and reports one line.
+/// Format 2 stores the options record of the model's kind (<see cref="ModelRegistry"/>) and refuses
+/// an option that kind does not have; format 1 (one flat record shared by every kind) still loads:
+/// its kind's options are read and the other kinds' fields it carried are ignored.
 /// </summary>
 public static class ModelStore
 {
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
+
+    /// <summary>The oldest format this build reads.</summary>
+    public const int OldestFormatVersion = 1;
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -27,6 +33,8 @@ public static class ModelStore
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    private static readonly JsonSerializerOptions StrictJson = new(Json) { UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow };
+
     public static void Save(string dir, CtrModel model, IReadOnlyDictionary<string, double>? metrics = null)
     {
         Directory.CreateDirectory(dir);
@@ -34,8 +42,8 @@ public static class ModelStore
         var manifest = new JsonObject
         {
             ["format_version"] = FormatVersion,
-            ["kind"] = JsonSerializer.SerializeToNode(model.Options.Kind, Json),
-            ["options"] = JsonSerializer.SerializeToNode(model.Options, Json),
+            ["kind"] = model.Kind,
+            ["options"] = JsonSerializer.SerializeToNode(model.Options, model.Options.GetType(), Json),
             ["schema"] = JsonNode.Parse(model.Schema.ToJson()),
             ["metrics"] = metrics is null ? null : JsonSerializer.SerializeToNode(metrics, Json),
         };
@@ -53,15 +61,20 @@ public static class ModelStore
         try { root = JsonNode.Parse(File.ReadAllText(manifestPath)) ?? throw new JsonException("empty"); }
         catch (JsonException e) { throw new ModelFormatException($"{manifestPath}: not valid JSON: {e.Message.Split('\n')[0]}"); }
         int version = root["format_version"]?.GetValue<int>() ?? throw new ModelFormatException($"{manifestPath}: format_version is missing");
-        if (version != FormatVersion) throw new ModelFormatException($"{manifestPath}: format_version {version} is not supported (this build reads {FormatVersion})");
+        if (version < OldestFormatVersion || version > FormatVersion)
+            throw new ModelFormatException($"{manifestPath}: format_version {version} is not supported (this build reads {OldestFormatVersion} to {FormatVersion})");
         ModelOptions options;
         FeatureSchema schema;
         try
         {
-            options = root["options"].Deserialize<ModelOptions>(Json) ?? throw new JsonException("options are missing");
+            var kindName = root["kind"]?.GetValue<string>() ?? throw new JsonException("kind is missing");
+            var kind = ModelRegistry.Find(kindName)
+                ?? throw new JsonException($"model kind '{kindName}' is not known to this build (it knows {string.Join(", ", ModelRegistry.Kinds.Select(k => k.Name))})");
+            options = (ModelOptions?)root["options"].Deserialize(kind.OptionsType, version == 1 ? Json : StrictJson) ?? throw new JsonException("options are missing");
+            options.Validate();
             schema = FeatureSchema.FromJson(root["schema"]?.ToJsonString() ?? throw new JsonException("schema is missing"));
         }
-        catch (Exception e) when (e is JsonException or SchemaException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or SchemaException or InvalidOperationException or ArgumentException)
         {
             throw new ModelFormatException($"{manifestPath}: {e.Message.Split('\n')[0]}");
         }

@@ -21,9 +21,9 @@ public sealed class CheckpointTests : IDisposable
     }
 
     // Dropout in both MLPs, so resuming must also restore the dropout generators.
-    private static CtrModel Model(CtrDataset train, float dropout = 0.2f) => CtrModel.Create(train.Schema, new ModelOptions
+    private static CtrModel Model(CtrDataset train, float dropout = 0.2f) => CtrModel.Create(train.Schema, new DinOptions
     {
-        Kind = ModelKind.Din, MlpHidden = [16, 8], AttentionHidden = [8], MlpDropout = dropout, AttentionDropout = dropout / 2, EmbeddingInitStd = 0.1f, Seed = 3,
+        MlpHidden = [16, 8], AttentionHidden = [8], MlpDropout = dropout, AttentionDropout = dropout / 2, EmbeddingInitStd = 0.1f, Seed = 3,
     });
 
     private static TrainOptions Opts(int epochs) => new() { Epochs = epochs, BatchSize = 128, Patience = 10, LearningRate = 3e-3f };

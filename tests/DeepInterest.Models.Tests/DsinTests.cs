@@ -1,3 +1,4 @@
+using DeepInterest.Models.Layers;
 using DeepInterest.Data.Batches;
 using DeepInterest.Data.Protocols;
 using DeepInterest.Data.Schema;
@@ -22,9 +23,9 @@ public class DsinTests
         SessionGroups = [new("sessions", [new SessionPair("item", "sess_item"), new SessionPair("cate", "sess_cate")])],
     }.Validate();
 
-    private static ModelOptions TinyOptions => new()
+    private static DsinOptions TinyOptions => new()
     {
-        Kind = ModelKind.Dsin, MlpHidden = [8, 4], MlpActivation = Activation.PRelu, SessionHeads = 2, SessionFeedForward = 6,
+        MlpHidden = [8, 4], MlpActivation = Activation.PRelu, SessionHeads = 2, SessionFeedForward = 6,
     };
 
     /// <summary>The fixture's four rows as a dataset (ids, session lengths, counts, labels).</summary>
@@ -80,7 +81,7 @@ public class DsinTests
         using var _ = Arena.Begin();
         var input = new ModelInput();
         input.Load(data.Schema, batch);
-        var logits = model.Forward(input);
+        var logits = model.Forward(input).Logits;
         Close.Equal(f["logits"], logits, what: "logits");
         var loss = F.BinaryCrossEntropyWithLogits(logits, input.Labels);
         Close.Equal(f["loss"].Span, loss.Span, what: "loss");
@@ -103,7 +104,7 @@ public class DsinTests
             batch.Fill(d, [0, 1, 2, 3]);
             var input = new ModelInput();
             input.Load(d.Schema, batch);
-            return model.Forward(input).ToArray();
+            return model.Forward(input).Logits.ToArray();
         }
         var before = Run(data);
         // Write garbage ids behind every session's length and into unused sessions: the batch
@@ -134,8 +135,8 @@ public class DsinTests
         batch.Fill(data, [0, 1, 2, 3]);
         var input = new ModelInput();
         input.Load(data.Schema, batch);
-        model.Forward(input);
-        var w = model.AttentionWeights["sessions.extractor"].ToArray();         // [B, S]
+        var attention = model.Forward(input, ForwardOutputs.Attention).Attention;
+        var w = attention["sessions.extractor"].ToArray();                      // [B, S]
         var counts = new[] { 3, 1, 0, 2 };
         for (int b = 0; b < 4; b++)
         {
@@ -143,7 +144,7 @@ public class DsinTests
             for (int s = 0; s < 3; s++) { if (s >= counts[b]) Assert.Equal(0f, w[b * 3 + s]); sum += w[b * 3 + s]; }
             Assert.Equal(counts[b] > 0 ? 1.0 : 0.0, sum, 5);
         }
-        var items = model.AttentionWeights["sessions.items"];                   // [B, S, L]
+        var items = attention["sessions.items"];                                // [B, S, L]
         Assert.Equal(new Shape(4, 3, 4), items.Shape);
         var iv = items.ToArray();
         Assert.Equal(1.0, iv.AsSpan(0, 2).ToArray().Sum(), 5);                 // row 0, session 0 has 2 real items
@@ -278,7 +279,7 @@ public class DsinTests
         Assert.Equal(5, cate.Counts.Count(c => c == 0));
         // Row 1 of the file: sess1_cate = 5672|5672|5672|5672|0…, the 4th most recent of 5 → our session 3.
         Assert.Equal(Enumerable.Repeat(enc["cate"].Encode("5672"), 4), cate.Session(0, 3).ToArray());
-        var model = CtrModel.Create(d.Schema, new ModelOptions { Kind = ModelKind.Dsin, MlpHidden = [16, 8], SessionHeads = 4 });
+        var model = CtrModel.Create(d.Schema, new DsinOptions { MlpHidden = [16, 8], SessionHeads = 4 });
         var fit = new Trainer(new TrainOptions { Epochs = 1, BatchSize = 64 }).Fit(model, d, d);
         Assert.True(double.IsFinite(fit.History[0].TrainLoss));
     }

@@ -18,19 +18,18 @@ public class EndToEndTests
         return (d.Take(Enumerable.Range(0, nTrain).ToList()), d.Take(Enumerable.Range(nTrain, d.Count - nTrain).ToList()));
     }
 
-    private static ModelOptions Opts(ModelKind kind) => new()
-    {
-        Kind = kind, MlpHidden = [32, 16], AttentionHidden = [16, 8], EmbeddingInitStd = 0.1f, Seed = 3,
-    };
+    private static ModelOptions Opts(string kind) => kind == "din"
+        ? new DinOptions { MlpHidden = [32, 16], AttentionHidden = [16, 8], EmbeddingInitStd = 0.1f, Seed = 3 }
+        : new BaseModelOptions { MlpHidden = [32, 16], EmbeddingInitStd = 0.1f, Seed = 3 };
 
     [Fact]
     public void DinLearnsPlantedInterestsAndBeatsBaseModel()
     {
         var (train, valid) = Split(PlantedInterest.Generate(Small));
         var trainer = new Trainer(new TrainOptions { Epochs = 4, BatchSize = 128, LearningRate = 3e-3f, Patience = 4 });
-        var din = CtrModel.Create(train.Schema, Opts(ModelKind.Din));
+        var din = CtrModel.Create(train.Schema, Opts("din"));
         var dinResult = trainer.Fit(din, train, valid);
-        var baseModel = CtrModel.Create(train.Schema, Opts(ModelKind.Base));
+        var baseModel = CtrModel.Create(train.Schema, Opts("base"));
         var baseResult = trainer.Fit(baseModel, train, valid);
         Assert.True(dinResult.BestValidation.Auc > 0.85, $"DIN validation AUC {dinResult.BestValidation.Auc:F4}");
         Assert.True(dinResult.BestValidation.Auc > baseResult.BestValidation.Auc + 0.02,
@@ -44,8 +43,8 @@ public class EndToEndTests
     {
         var (train, valid) = Split(PlantedInterest.Generate(Small with { Samples = 3_000 }));
         var trainer = new Trainer(new TrainOptions { Epochs = 2, BatchSize = 64 });
-        var a = CtrModel.Create(train.Schema, Opts(ModelKind.Din));
-        var b = CtrModel.Create(train.Schema, Opts(ModelKind.Din));
+        var a = CtrModel.Create(train.Schema, Opts("din"));
+        var b = CtrModel.Create(train.Schema, Opts("din"));
         var ra = trainer.Fit(a, train, valid);
         var rb = trainer.Fit(b, train, valid);
         Assert.Equal(ra.BestValidation, rb.BestValidation);
@@ -57,7 +56,7 @@ public class EndToEndTests
     public void PaddedPositionsDoNotChangeDinOutputs()
     {
         var data = PlantedInterest.Generate(Small with { Samples = 64 });
-        var model = CtrModel.Create(data.Schema, Opts(ModelKind.Din));
+        var model = CtrModel.Create(data.Schema, Opts("din"));
         float[] Run(CtrDataset d)
         {
             model.Train();   // batch statistics too must ignore padding
@@ -67,7 +66,7 @@ public class EndToEndTests
             using var _ = Tape.NoGrad();
             using var arena = Arena.Begin();
             x.Load(d.Schema, batch);
-            return model.Forward(x).ToArray();
+            return model.Forward(x).Logits.ToArray();
         }
         var before = Run(data);
         foreach (var name in new[] { "hist_item", "hist_cate" })
@@ -94,9 +93,9 @@ public class DienTests
         var d = PlantedInterest.Generate(Data);
         var train = d.Take(Enumerable.Range(0, 20_000).ToList());
         var valid = d.Take(Enumerable.Range(20_000, 4_000).ToList());
-        var model = CtrModel.Create(train.Schema, new ModelOptions
+        var model = CtrModel.Create(train.Schema, new DienOptions
         {
-            Kind = ModelKind.Dien, Evolution = kind, AuxLossWeight = 0.2f, Normalization = AttentionNormalization.Softmax,
+            Evolution = kind, AuxLossWeight = 0.2f, Normalization = AttentionNormalization.Softmax,
             MlpHidden = [32, 16], AttentionHidden = [16, 8], AuxHidden = [16, 8], EmbeddingInitStd = 0.1f, Seed = 5,
         });
         var r = new Trainer(new TrainOptions { Epochs = 4, BatchSize = 128, LearningRate = 3e-3f, Patience = 4 }).Fit(model, train, valid);
@@ -111,9 +110,9 @@ public class DienTests
         // DIEN eq. 6 recomputed by hand from the model's own modules: for every real t < len − 1,
         // h_t against the clicked e_{t+1} (label 1) and the negative e'_{t+1} (label 0), averaged over all 2N pairs.
         var d = PlantedInterest.Generate(Data with { Samples = 64 });
-        var model = CtrModel.Create(d.Schema, new ModelOptions
+        var model = CtrModel.Create(d.Schema, new DienOptions
         {
-            Kind = ModelKind.Dien, AuxLossWeight = 1f, Normalization = AttentionNormalization.Softmax,
+            AuxLossWeight = 1f, Normalization = AttentionNormalization.Softmax,
             MlpHidden = [8], AttentionHidden = [8], AuxHidden = [6, 4], EmbeddingInitStd = 0.3f, Seed = 3,
         });
         var batch = new DeepInterest.Data.Batches.Batch();
@@ -121,7 +120,7 @@ public class DienTests
         using var _ = Arena.Begin();
         var input = new ModelInput();
         input.Load(d.Schema, batch);
-        double aux = model.Loss(input).Item() - F.BinaryCrossEntropyWithLogits(model.Forward(input), input.Labels).Item();
+        double aux = model.Loss(input).Item() - F.BinaryCrossEntropyWithLogits(model.Forward(input).Logits, input.Labels).Item();
         DeepInterest.Engine.Autograd.Tape.Clear();
 
         Module Child(Module m, string name) => m.NamedChildren().First(c => c.Name == name).Module;
@@ -151,7 +150,7 @@ public class DienTests
     public void AuxiliaryLossNeedsNegativeHistory()
     {
         var schema = PlantedInterest.Schema(Data with { NegativeHistory = false });
-        var e = Assert.Throws<DeepInterest.Data.Schema.SchemaException>(() => CtrModel.Create(schema, new ModelOptions { Kind = ModelKind.Dien }));
+        var e = Assert.Throws<DeepInterest.Data.Schema.SchemaException>(() => CtrModel.Create(schema, new DienOptions()));
         Assert.Contains("negative history for 'hist_item'", e.Message);
     }
 
@@ -160,9 +159,9 @@ public class DienTests
     {
         // Whole-model check on a tiny batch: d(loss)/d(embedding rows) against central differences.
         var d = PlantedInterest.Generate(Data with { Samples = 6, Users = 5, Items = 12, Categories = 3, InterestsPerUser = 2, MaxHistory = 5, MinHistory = 1, EmbeddingDim = 3 });
-        var model = CtrModel.Create(d.Schema, new ModelOptions
+        var model = CtrModel.Create(d.Schema, new DienOptions
         {
-            Kind = ModelKind.Dien, MlpHidden = [4], MlpActivation = DeepInterest.Engine.Modules.Activation.Tanh,
+            MlpHidden = [4], MlpActivation = DeepInterest.Engine.Modules.Activation.Tanh,
             AttentionHidden = [4], AttentionActivation = DeepInterest.Engine.Modules.Activation.Sigmoid, AuxHidden = [3], EmbeddingInitStd = 0.5f, Seed = 2,
         });
         var batch = new Batch();

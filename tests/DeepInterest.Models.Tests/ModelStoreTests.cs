@@ -10,13 +10,19 @@ public class ModelStoreTests
     private static readonly PlantedInterestOptions Small = new(Samples: 600, Users: 300, Items: 100, Categories: 10, MaxHistory: 8, EmbeddingDim: 4, NegativeHistory: true);
 
     [Theory]
-    [InlineData(ModelKind.Base)]
-    [InlineData(ModelKind.Din)]
-    [InlineData(ModelKind.Dien)]
-    public void SaveThenLoadGivesBitIdenticalPredictions(ModelKind kind)
+    [InlineData("base")]
+    [InlineData("din")]
+    [InlineData("dien")]
+    public void SaveThenLoadGivesBitIdenticalPredictions(string kind)
     {
         var data = PlantedInterest.Generate(Small);
-        var model = CtrModel.Create(data.Schema, new ModelOptions { Kind = kind, MlpHidden = [8], AttentionHidden = [6], AuxHidden = [4], MlpBatchNorm = true, Seed = 4 });
+        ModelOptions options = kind switch
+        {
+            "base" => new BaseModelOptions { MlpHidden = [8], MlpBatchNorm = true, Seed = 4 },
+            "din" => new DinOptions { MlpHidden = [8], AttentionHidden = [6], MlpBatchNorm = true, Seed = 4 },
+            _ => new DienOptions { MlpHidden = [8], AttentionHidden = [6], AuxHidden = [4], MlpBatchNorm = true, Seed = 4 },
+        };
+        var model = CtrModel.Create(data.Schema, options);
         new Trainer(new TrainOptions { Epochs = 1, BatchSize = 64 }).Fit(model, data, data);
         var dir = Path.Combine(Path.GetTempPath(), "di-store-" + Guid.NewGuid().ToString("N"));
         try
@@ -25,6 +31,8 @@ public class ModelStoreTests
             var loaded = ModelStore.Load(dir);
             Assert.Equal(Predictor.Predict(model, data), Predictor.Predict(loaded, data));
             Assert.Equal(model.StateDict().Select(kv => kv.Key), loaded.StateDict().Select(kv => kv.Key));
+            Assert.Equal(kind, loaded.Kind);
+            Assert.Equal(options.GetType(), loaded.Options.GetType());
         }
         finally { Directory.Delete(dir, true); }
     }
@@ -33,7 +41,7 @@ public class ModelStoreTests
     public void DamagedFoldersGiveOneLineErrors()
     {
         var data = PlantedInterest.Generate(Small);
-        var model = CtrModel.Create(data.Schema, new ModelOptions { Kind = ModelKind.Din, MlpHidden = [8], AttentionHidden = [6] });
+        var model = CtrModel.Create(data.Schema, new DinOptions { MlpHidden = [8], AttentionHidden = [6] });
         var dir = Path.Combine(Path.GetTempPath(), "di-bad-" + Guid.NewGuid().ToString("N"));
         try
         {
@@ -62,7 +70,7 @@ public class RegularizationTests
     public void MbaPenalizesOnlyTheBatchRowsScaledByInverseFrequency()
     {
         var data = PlantedInterest.Generate(new PlantedInterestOptions(Samples: 200, Users: 100, Items: 60, Categories: 6, InterestsPerUser: 2, MaxHistory: 6, EmbeddingDim: 3));
-        var opts = new ModelOptions { Kind = ModelKind.Din, MlpHidden = [4], AttentionHidden = [4], Regularization = Regularization.Mba, RegularizationWeight = 0.5f, Seed = 3 };
+        var opts = new DinOptions { MlpHidden = [4], AttentionHidden = [4], Regularization = Regularization.Mba, RegularizationWeight = 0.5f, Seed = 3 };
         var model = CtrModel.Create(data.Schema, opts);
         model.Embeddings.FitFrequencies(data);
         var batch = new DeepInterest.Data.Batches.Batch();

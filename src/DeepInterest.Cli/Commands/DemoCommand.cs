@@ -39,12 +39,14 @@ public static class DemoCommand
         var test = data.Take(Enumerable.Range(nTrain + nValid, samples - nTrain - nValid).ToList());
         var trainer = new Trainer(new TrainOptions { Epochs = epochs, BatchSize = 256, LearningRate = 2e-3f, Patience = 1, Seed = seed });
         var results = new List<(string Name, TrainResult Fit, EvalMetrics Test, double Seconds)>();
-        foreach (var (name, kind) in new[] { ("BaseModel", ModelKind.Base), ("DIN", ModelKind.Din) })
+        var models = new (string Name, ModelOptions Options)[]
         {
-            var model = CtrModel.Create(train.Schema, new ModelOptions
-            {
-                Kind = kind, MlpHidden = [64, 32], AttentionHidden = [32, 16], EmbeddingInitStd = 0.1f, Seed = seed,
-            });
+            ("BaseModel", new BaseModelOptions { MlpHidden = [64, 32], EmbeddingInitStd = 0.1f, Seed = seed }),
+            ("DIN", new DinOptions { MlpHidden = [64, 32], AttentionHidden = [32, 16], EmbeddingInitStd = 0.1f, Seed = seed }),
+        };
+        foreach (var (name, options) in models)
+        {
+            var model = CtrModel.Create(train.Schema, options);
             var sw = Stopwatch.StartNew();
             TrainResult fit = null!;
             AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())

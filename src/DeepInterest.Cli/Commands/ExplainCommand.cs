@@ -30,11 +30,12 @@ public static class ExplainCommand
 
     private static int Run(string modelDir, string csv, int rowIndex, string outFile, int session)
     {
-        var (model, data) = ModelData.Load(modelDir, csv);
+        var scorer = ScoringModel.Open(modelDir);
+        var data = scorer.Read(csv);
         if (rowIndex < 0 || rowIndex >= data.Count) throw new ArgumentException($"--row {rowIndex} is outside the {data.Count} rows of {csv}.");
-        if (model.Options.Kind == ModelKind.Base)
-            throw new ArgumentException($"{modelDir}: a {model.Options.Kind} model has no attention to explain (use a DIN, DIEN or DSIN model).");
-        var x = Explainer.Explain(model, data, rowIndex);
+        var x = scorer.Explain(data, rowIndex);
+        if (x.Attention.Count == 0 && x.Sessions.Count == 0)
+            throw new ArgumentException($"{modelDir}: a {scorer.Model.Kind} model has no attention to explain (use a DIN, DIEN or DSIN model).");
         var names = Vocabulary(modelDir);
         string Name(int id) => names.GetValueOrDefault(id, $"#{id}");
         // Sections of the picture: (title, labels, weights).
@@ -69,7 +70,7 @@ public static class ExplainCommand
     /// <summary>Encoded id → raw id, from the encoders saved with the model (none: ids are shown as #id).</summary>
     private static Dictionary<int, string> Vocabulary(string modelDir)
     {
-        var path = Path.Combine(modelDir, ModelData.EncodersFile);
+        var path = Path.Combine(modelDir, ScoringModel.EncodersFile);
         if (!File.Exists(path)) return new() { [1] = "(unknown)" };
         var enc = Data.Protocols.MovieLensSeed.Encoders.FromJson(File.ReadAllText(path), modelDir);
         var d = enc.Categories["movieId"].Vocabulary.ToDictionary(kv => kv.Value, kv => "movie " + kv.Key);

@@ -1,3 +1,4 @@
+using DeepInterest.Models;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
@@ -39,7 +40,7 @@ public static class PrepareCommand
         DatasetCache.Save(train, Path.Combine(outDir, TrainFile));
         DatasetCache.Save(valid, Path.Combine(outDir, ValidFile));
         DatasetCache.Save(test, Path.Combine(outDir, TestFile));
-        if (encoders is not null) AtomicFile.WriteAllText(Path.Combine(outDir, ModelData.EncodersFile), encoders.ToJson());
+        if (encoders is not null) AtomicFile.WriteAllText(Path.Combine(outDir, ScoringModel.EncodersFile), encoders.ToJson());
         var summary = new Dictionary<string, object>
         {
             ["protocol"] = cfg.Data.Protocol.ToString(), ["seed"] = cfg.Train.Seed, ["train"] = train.Count, ["valid"] = valid.Count, ["test"] = test.Count,

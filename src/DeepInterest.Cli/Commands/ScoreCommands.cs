@@ -13,33 +13,6 @@ using Spectre.Console;
 
 namespace DeepInterest.Cli.Commands;
 
-/// <summary>Loads a model folder with the encoders it was trained with and encodes raw CSV rows for it.</summary>
-public static class ModelData
-{
-    public const string EncodersFile = "encoders.json";
-
-    /// <summary>
-    /// The model and the data to score: a prepared split (<c>.safetensors</c> from <c>prepare</c>,
-    /// whose features must be the model's) or raw CSV rows encoded with the model's encoders.
-    /// </summary>
-    public static (CtrModel Model, CtrDataset Data) Load(string modelDir, string csv)
-    {
-        var model = ModelStore.Load(modelDir);
-        if (csv.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
-        {
-            var data = Data.Storage.DatasetCache.Load(csv);
-            if (data.Schema.ToJson() != model.Schema.ToJson())
-                throw new ModelFormatException($"{csv}: its features differ from the model's in {modelDir} (prepare the data with the model's config)");
-            return (model, data);
-        }
-        var encPath = Path.Combine(modelDir, EncodersFile);
-        if (!File.Exists(encPath))
-            throw new ModelFormatException($"{modelDir}: {EncodersFile} is missing; scoring raw rows needs a model trained on CSV data (data.protocol: movielens_seed)");
-        var enc = MovieLensSeed.Encoders.FromJson(File.ReadAllText(encPath), encPath);
-        return (model, MovieLensSeed.Encode(csv, enc, model.Schema));
-    }
-}
-
 /// <summary><c>evaluate</c> and <c>predict</c>.</summary>
 public static class ScoreCommands
 {
@@ -50,8 +23,8 @@ public static class ScoreCommands
         var cmd = new Command("evaluate", "AUC, GAUC and logloss of a saved model on a labelled CSV") { model, data };
         cmd.SetAction(p =>
         {
-            var (m, d) = ModelData.Load(p.GetValue(model)!, p.GetValue(data)!);
-            var r = Predictor.Evaluate(m, d);
+            var scorer = ScoringModel.Open(p.GetValue(model)!);
+            var r = scorer.Evaluate(scorer.Read(p.GetValue(data)!));
             var t = new Table().AddColumns("rows", "AUC", "GAUC", "logloss");
             t.AddRow($"{r.Samples:N0}", $"{r.Auc:F4}", double.IsNaN(r.Gauc) ? "n/a (no user with both labels)" : $"{r.Gauc:F4}", $"{r.LogLoss:F4}");
             AnsiConsole.Write(t);
@@ -68,8 +41,9 @@ public static class ScoreCommands
         var cmd = new Command("predict", "Score every row of a CSV with a saved model") { model, data, outFile };
         cmd.SetAction(p =>
         {
-            var (m, d) = ModelData.Load(p.GetValue(model)!, p.GetValue(data)!);
-            var probs = Predictor.Predict(m, d);
+            var scorer = ScoringModel.Open(p.GetValue(model)!);
+            var d = scorer.Read(p.GetValue(data)!);
+            var probs = scorer.Predict(d);
             var sb = new StringBuilder("row,user_id,probability\n");
             for (int i = 0; i < probs.Length; i++)
                 sb.Append(CultureInfo.InvariantCulture, $"{i},{d.UserIds[i]},{probs[i]:R}\n");

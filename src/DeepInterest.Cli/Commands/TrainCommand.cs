@@ -45,14 +45,14 @@ public static class TrainCommand
         using var stream = cfg.Data.StreamChunkRows > 0 ? Stream(cfg, train) : null;
         string source = cfg.Data.Cache is null ? cfg.Data.Protocol.ToString() : $"cache {cfg.Data.Cache}" + (stream is null ? "" : $" (streamed in chunks of {cfg.Data.StreamChunkRows:N0} rows)");
         AnsiConsole.MarkupLine($"[bold]{cfg.Model.Kind}[/] on {Markup.Escape(source)}: {(stream?.Count ?? train!.Count):N0} train, {valid.Count:N0} validation, {test.Count:N0} test rows");
-        var model = CtrModel.Create(valid.Schema, cfg.Model.ToOptions((ulong)cfg.Train.Seed));
+        var model = CtrModel.Create(valid.Schema, cfg.ModelOptions());
         var trainer = new Trainer(cfg.Train.ToOptions());
         Directory.CreateDirectory(outDir);
         TrainResult fit = null!;
         AnsiConsole.Progress().AutoClear(false).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
             .Start(ctx =>
             {
-                var progress = new SpectreProgress(ctx, cfg.Model.Kind.ToString(), cfg.Train.Epochs);
+                var progress = new SpectreProgress(ctx, cfg.Model.Kind, cfg.Train.Epochs);
                 var monitor = cfg.Train.MonitorTest ? test : null;
                 fit = stream is not null
                     ? trainer.Fit(model, stream, valid, progress, checkpoint, resume, monitor)
@@ -70,7 +70,7 @@ public static class TrainCommand
             ["best_epoch"] = fit.BestEpoch,
         };
         ModelStore.Save(Path.Combine(outDir, "model"), model, metrics);
-        if (encoders is not null) AtomicFile.WriteAllText(Path.Combine(outDir, "model", ModelData.EncodersFile), encoders.ToJson());
+        if (encoders is not null) AtomicFile.WriteAllText(Path.Combine(outDir, "model", ScoringModel.EncodersFile), encoders.ToJson());
         HistoryWriter.WriteCsv(Path.Combine(outDir, "history.csv"), fit.History);
         HistoryWriter.WriteSvg(Path.Combine(outDir, "curves.svg"), fit.History);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), MetricsJson(metrics));
@@ -108,7 +108,7 @@ public static class TrainCommand
         if (d.Cache is { } dir)
         {
             if (!Directory.Exists(dir)) throw new ArgumentException($"data.cache: {dir} does not exist (write it with `deepinterest prepare --config X.yaml --out {dir}`)");
-            var enc = Path.Combine(dir, ModelData.EncodersFile);
+            var enc = Path.Combine(dir, ScoringModel.EncodersFile);
             var encoders = File.Exists(enc) ? MovieLensSeed.Encoders.FromJson(File.ReadAllText(enc), enc) : null;
             var train = d.StreamChunkRows > 0 ? null : DatasetCache.Load(Path.Combine(dir, PrepareCommand.TrainFile));
             return (train, DatasetCache.Load(Path.Combine(dir, PrepareCommand.ValidFile)), DatasetCache.Load(Path.Combine(dir, PrepareCommand.TestFile)), encoders);

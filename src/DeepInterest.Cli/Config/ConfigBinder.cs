@@ -19,10 +19,37 @@ public sealed class KeyAttribute(string name, string description = "") : Attribu
 }
 
 /// <summary>
+/// Chooses the record type of a config section from one of its keys (e.g. <c>model.kind</c>), for a
+/// property marked <see cref="KindedAttribute"/>. Each kind's record lists only its own keys.
+/// </summary>
+public interface IKindResolver
+{
+    /// <summary>The key that names the kind (e.g. <c>kind</c>).</summary>
+    string Key { get; }
+    /// <summary>The kind used when the section does not name one.</summary>
+    string Default { get; }
+    /// <summary>Every kind, in the order to list them.</summary>
+    IReadOnlyList<string> Kinds { get; }
+    /// <summary>The record type of <paramref name="kind"/>, or null for an unknown kind.</summary>
+    Type? Resolve(string kind);
+}
+
+/// <summary>Marks a section whose record type is chosen by <see cref="IKindResolver"/> (a parameterless class).</summary>
+[AttributeUsage(AttributeTargets.Property)]
+public sealed class KindedAttribute(Type resolver) : Attribute
+{
+    public IKindResolver Resolver { get; } = (IKindResolver)Activator.CreateInstance(resolver)!;
+}
+
+/// <summary>
 /// Binds YAML to immutable config records strictly: every key must be a known property (unknown
 /// keys are errors naming file, line, column and the closest valid key), values must parse as the
 /// property's type, and <c>--set a.b=value</c> overrides are applied before binding with the same checks.
-/// Records are classes with init-only properties marked <see cref="KeyAttribute"/> and a parameterless constructor.
+/// Records are classes with init-only properties and a parameterless constructor; a property is a key
+/// when it is marked <see cref="KeyAttribute"/> (its name is given) or
+/// <see cref="System.ComponentModel.DescriptionAttribute"/> (its name is the property's in snake_case,
+/// as the model manifests spell it). A section marked <see cref="KindedAttribute"/> is bound to the
+/// record of the kind it names, so a key of another kind is refused with the kind it belongs to.
 /// </summary>
 public static class ConfigBinder
 {
@@ -48,11 +75,29 @@ public static class ConfigBinder
         else if (stream.Documents[0].RootNode is YamlMappingNode m) root = m;
         else throw new ConfigException($"{source}:{stream.Documents[0].RootNode.Start.Line}:{stream.Documents[0].RootNode.Start.Column}: the config must be a mapping of keys to values");
 
-        foreach (var o in overrides) ApplyOverride(root, o, typeof(T));
+        // A kind chosen on the command line decides which keys the other overrides may name.
+        foreach (var o in overrides.OrderBy(o => NamesKind(o, typeof(T)) ? 0 : 1)) ApplyOverride(root, o, typeof(T));
         return (T)Bind(root, typeof(T), source, "");
     }
 
     private static string FirstLine(string s) => s.Split('\n')[0].Trim();
+
+    /// <summary>Whether <paramref name="assignment"/> sets the key that names a kinded section's kind.</summary>
+    private static bool NamesKind(string assignment, Type type)
+    {
+        int eq = assignment.IndexOf('=');
+        if (eq <= 0) return false;
+        var path = assignment[..eq].Trim().Split('.');
+        var t = type;
+        for (int i = 0; i < path.Length - 1; i++)
+        {
+            var prop = Properties(t).FirstOrDefault(p => p.Key == path[i]).Prop;
+            if (prop is null) return false;
+            if (prop.GetCustomAttribute<KindedAttribute>() is { } k) return i == path.Length - 2 && path[^1] == k.Resolver.Key;
+            t = prop.PropertyType;
+        }
+        return false;
+    }
 
     private static void ApplyOverride(YamlMappingNode root, string assignment, Type type)
     {
@@ -62,12 +107,20 @@ public static class ConfigBinder
         string value = assignment[(eq + 1)..].Trim();
         var node = root;
         var t = type;
+        IKindResolver? kinded = null;
         for (int i = 0; i < path.Length; i++)
         {
             var props = Properties(t);
             var prop = props.FirstOrDefault(p => p.Key == path[i]);
+            if (kinded is not null && path[i] == kinded.Key)
+            {
+                if (i != path.Length - 1) throw new ConfigException($"--set {assignment}: '{string.Join('.', path[..(i + 1)])}' is a single value");
+                if (kinded.Resolve(value) is null) throw new ConfigException($"--set {assignment}: '{string.Join('.', path[..(i + 1)])}' must be one of {string.Join(", ", kinded.Kinds)}, got '{value}'{Suggest(value, kinded.Kinds)}");
+                node.Children[new YamlScalarNode(path[i])] = new YamlScalarNode(value);
+                return;
+            }
             if (prop.Prop is null)
-                throw new ConfigException($"--set {assignment}: unknown key '{string.Join('.', path[..(i + 1)])}'{Suggest(path[i], props.Select(p => p.Key))}");
+                throw new ConfigException($"--set {assignment}: {UnknownKey(string.Join('.', path[..(i + 1)]), path[i], props, kinded, KindOf(node, kinded))}");
             var key = new YamlScalarNode(path[i]);
             if (i == path.Length - 1)
             {
@@ -90,25 +143,60 @@ public static class ConfigBinder
                     node.Children[key] = cm;
                 }
                 node = cm;
-                t = prop.Prop.PropertyType;
+                kinded = prop.Prop.GetCustomAttribute<KindedAttribute>()?.Resolver;
+                t = kinded is null ? prop.Prop.PropertyType : kinded.Resolve(KindOf(cm, kinded)) ?? throw new ConfigException($"--set {assignment}: '{string.Join('.', path[..(i + 1)])}.{kinded.Key}' names an unknown kind '{KindOf(cm, kinded)}'; the kinds are {string.Join(", ", kinded.Kinds)}");
             }
         }
     }
 
+    /// <summary>The kind a kinded section names (its discriminator key's value, else the default).</summary>
+    private static string KindOf(YamlMappingNode node, IKindResolver? kinded) =>
+        kinded is null ? "" : node.Children.TryGetValue(new YamlScalarNode(kinded.Key), out var v) && v is YamlScalarNode { Value: { } s } ? s : kinded.Default;
+
+    /// <summary>"unknown key 'x'" with the closest key, or the kinds that do have it.</summary>
+    private static string UnknownKey(string dotted, string key, List<(string Key, PropertyInfo Prop)> props, IKindResolver? kinded, string kind)
+    {
+        if (kinded is not null)
+        {
+            var owners = kinded.Kinds.Where(k => Properties(kinded.Resolve(k)!).Any(p => p.Key == key)).ToList();
+            if (owners.Count > 0)
+                return $"'{dotted}' is an option of {string.Join(", ", owners)}, not of {kind} (set by '{kinded.Key}')";
+            return $"unknown key '{dotted}' for kind {kind}{Suggest(key, props.Select(p => p.Key).Append(kinded.Key))}";
+        }
+        return $"unknown key '{dotted}'{Suggest(key, props.Select(p => p.Key))}";
+    }
+
     private static List<(string Key, PropertyInfo Prop)> Properties(Type t) =>
         t.GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Select(p => (p.GetCustomAttribute<KeyAttribute>()?.Name ?? "", p))
+            .Where(p => p.CanWrite)
+            .Select(p => (p.GetCustomAttribute<KeyAttribute>()?.Name ?? (p.GetCustomAttribute<System.ComponentModel.DescriptionAttribute>() is null ? "" : Snake(p.Name)), p))
             .Where(x => x.Item1 != "")
             .ToList();
+
+    private static string Description(PropertyInfo p) =>
+        p.GetCustomAttribute<KeyAttribute>()?.Description ?? p.GetCustomAttribute<System.ComponentModel.DescriptionAttribute>()?.Description ?? "";
 
     /// <summary>The names that <typeparamref name="T"/> accepts, with nested keys dotted (for help output).</summary>
     public static IEnumerable<(string Key, string Description)> Keys(Type t, string prefix = "")
     {
         foreach (var (k, p) in Properties(t))
         {
-            var desc = p.GetCustomAttribute<KeyAttribute>()!.Description;
-            if (IsRecord(p.PropertyType)) foreach (var sub in Keys(p.PropertyType, prefix + k + ".")) yield return sub;
-            else yield return (prefix + k, desc);
+            if (p.GetCustomAttribute<KindedAttribute>() is { } kinded)
+            {
+                yield return (prefix + k + "." + kinded.Resolver.Key, string.Join(", ", kinded.Resolver.Kinds));
+                // Each key once, with the kinds that have it.
+                var seen = new List<(string Key, string Description, List<string> Kinds)>();
+                foreach (var kind in kinded.Resolver.Kinds)
+                    foreach (var (key, desc) in Keys(kinded.Resolver.Resolve(kind)!, prefix + k + "."))
+                    {
+                        int i = seen.FindIndex(x => x.Key == key);
+                        if (i < 0) seen.Add((key, desc, [kind])); else seen[i].Kinds.Add(kind);
+                    }
+                foreach (var (key, desc, kinds) in seen)
+                    yield return (key, kinds.Count == kinded.Resolver.Kinds.Count ? desc : $"{desc} ({string.Join(", ", kinds)})");
+            }
+            else if (IsRecord(p.PropertyType)) foreach (var sub in Keys(p.PropertyType, prefix + k + ".")) yield return sub;
+            else yield return (prefix + k, Description(p));
         }
     }
 
@@ -124,8 +212,35 @@ public static class ConfigBinder
             var match = props.FirstOrDefault(p => p.Key == key);
             if (match.Prop is null)
                 throw new ConfigException($"{source}:{keyNode.Start.Line}:{keyNode.Start.Column}: unknown key '{prefix}{key}'{Suggest(key, props.Select(p => p.Key))}");
-            object? value = Convert(valueNode, match.Prop.PropertyType, source, prefix + key);
+            object? value = match.Prop.GetCustomAttribute<KindedAttribute>() is { } kinded
+                ? BindKinded(valueNode, kinded.Resolver, source, prefix + key)
+                : Convert(valueNode, match.Prop.PropertyType, source, prefix + key);
             match.Prop.SetValue(obj, value);
+        }
+        return obj;
+    }
+
+    /// <summary>Binds a kinded section to the record of the kind it names (the default kind when it names none).</summary>
+    private static object BindKinded(YamlNode node, IKindResolver kinded, string source, string key)
+    {
+        if (node is not YamlMappingNode m) throw new ConfigException($"{source}:{node.Start.Line}:{node.Start.Column}: '{key}' must be a mapping of keys");
+        var kind = KindOf(m, kinded);
+        var type = kinded.Resolve(kind);
+        if (type is null)
+        {
+            var at = m.Children[new YamlScalarNode(kinded.Key)];
+            throw new ConfigException($"{source}:{at.Start.Line}:{at.Start.Column}: '{key}.{kinded.Key}' must be one of {string.Join(", ", kinded.Kinds)}, got '{kind}'{Suggest(kind, kinded.Kinds)}");
+        }
+        var obj = Activator.CreateInstance(type)!;
+        var props = Properties(type);
+        foreach (var (keyNode, valueNode) in m.Children)
+        {
+            var name = (keyNode as YamlScalarNode)?.Value ?? "";
+            if (name == kinded.Key) continue;
+            var match = props.FirstOrDefault(p => p.Key == name);
+            if (match.Prop is null)
+                throw new ConfigException($"{source}:{keyNode.Start.Line}:{keyNode.Start.Column}: {UnknownKey(key + "." + name, name, props, kinded, kind)}");
+            match.Prop.SetValue(obj, Convert(valueNode, match.Prop.PropertyType, source, key + "." + name));
         }
         return obj;
     }

@@ -1,4 +1,3 @@
-using DeepInterest.Engine.Modules;
 using DeepInterest.Engine.Optim;
 using DeepInterest.Models.Networks;
 using DeepInterest.Models.Training;
@@ -36,42 +35,13 @@ public sealed class DataConfig
     [Key("session_gap_seconds", "ml1m_din: a longer gap starts a new session")] public long SessionGapSeconds { get; init; } = 1800;
 }
 
-public sealed class ModelConfig
+/// <summary><c>model.kind</c> chooses the options record of a registered model kind (<see cref="ModelRegistry"/>).</summary>
+public sealed class ModelKinds : IKindResolver
 {
-    [Key("kind", "base, din, dien or dsin")] public ModelKind Kind { get; init; } = ModelKind.Din;
-    [Key("mlp_hidden")] public int[] MlpHidden { get; init; } = [200, 80];
-    [Key("mlp_activation")] public Activation MlpActivation { get; init; } = Activation.PRelu;
-    [Key("mlp_batch_norm")] public bool MlpBatchNorm { get; init; }
-    [Key("mlp_dropout")] public float MlpDropout { get; init; }
-    [Key("attention_hidden")] public int[] AttentionHidden { get; init; } = [80, 40];
-    [Key("attention_activation")] public Activation AttentionActivation { get; init; } = Activation.Dice;
-    [Key("attention_batch_norm", "BatchNorm inside the attention MLP (the seed tutorial)")] public bool AttentionBatchNorm { get; init; }
-    [Key("attention_dropout")] public float AttentionDropout { get; init; }
-    [Key("normalization", "sigmoid, softmax or none")] public AttentionNormalization Normalization { get; init; } = AttentionNormalization.Sigmoid;
-    [Key("evolution", "DIEN: gru_attention, aigru, agru or augru")] public EvolutionKind Evolution { get; init; } = EvolutionKind.Augru;
-    [Key("aux_loss_weight", "DIEN: α of the auxiliary loss")] public float AuxLossWeight { get; init; } = 1f;
-    [Key("aux_hidden")] public int[] AuxHidden { get; init; } = [100, 50];
-    [Key("sequence_pooling", "sum, mean or max: pooling of sequences outside attention")] public DeepInterest.Engine.F.Pooling SequencePooling { get; init; } = DeepInterest.Engine.F.Pooling.Sum;
-    [Key("attention_scale", "DIN: divide attention scores by √E before normalizing (the seed tutorial)")] public bool AttentionScale { get; init; }
-    [Key("session_heads", "DSIN: self-attention heads per session")] public int SessionHeads { get; init; } = 2;
-    [Key("session_feed_forward", "DSIN: feed-forward width of the extractor (0 = embedding width)")] public int SessionFeedForward { get; init; }
-    [Key("session_encoding", "DSIN: bias (the paper), positional or none")] public SessionEncoding SessionEncoding { get; init; } = SessionEncoding.Bias;
-    [Key("session_interacting", "DSIN: the Bi-LSTM interacting layer")] public bool SessionInteracting { get; init; } = true;
-    [Key("session_activation", "DSIN: bilinear (the paper) or activation_unit")] public SessionActivation SessionActivation { get; init; } = SessionActivation.Bilinear;
-    [Key("embedding_init_std")] public float EmbeddingInitStd { get; init; } = 1e-2f;
-    [Key("regularization", "none, l2 or mba (the DIN paper's mini-batch aware L2 on the batch's embedding rows)")] public Regularization Regularization { get; init; }
-    [Key("regularization_weight", "λ of the embedding regularization")] public float RegularizationWeight { get; init; } = 0.01f;
-
-    public ModelOptions ToOptions(ulong seed) => new()
-    {
-        Kind = Kind, MlpHidden = MlpHidden, MlpActivation = MlpActivation, MlpBatchNorm = MlpBatchNorm, MlpDropout = MlpDropout,
-        AttentionHidden = AttentionHidden, AttentionActivation = AttentionActivation, AttentionDropout = AttentionDropout, AttentionBatchNorm = AttentionBatchNorm,
-        Normalization = Normalization, Evolution = Evolution, AuxLossWeight = AuxLossWeight, AuxHidden = AuxHidden,
-        SequencePooling = SequencePooling, AttentionScale = AttentionScale,
-        SessionHeads = SessionHeads, SessionFeedForward = SessionFeedForward, SessionEncoding = SessionEncoding,
-        SessionInteracting = SessionInteracting, SessionActivation = SessionActivation,
-        EmbeddingInitStd = EmbeddingInitStd, Regularization = Regularization, RegularizationWeight = RegularizationWeight, Seed = seed,
-    };
+    public string Key => "kind";
+    public string Default => "din";
+    public IReadOnlyList<string> Kinds { get; } = ModelRegistry.Kinds.Select(k => k.Name).ToList();
+    public Type? Resolve(string kind) => ModelRegistry.Find(kind)?.OptionsType;
 }
 
 public sealed class TrainingConfig
@@ -100,6 +70,10 @@ public sealed class TrainingConfig
 public sealed class TrainConfig
 {
     [Key("data")] public DataConfig Data { get; init; } = new();
-    [Key("model")] public ModelConfig Model { get; init; } = new();
+    /// <summary>The model's options; <c>model.seed</c> is not a key: the model is initialised from <c>train.seed</c>.</summary>
+    [Key("model", "the model: kind and that kind's options")] [Kinded(typeof(ModelKinds))] public ModelOptions Model { get; init; } = new DinOptions();
+
+    /// <summary>The model's options with the training seed (which also initialises the weights).</summary>
+    public ModelOptions ModelOptions() => Model with { Seed = (ulong)Train.Seed };
     [Key("train")] public TrainingConfig Train { get; init; } = new();
 }

@@ -11,7 +11,9 @@ public interface IRangeKernel
 /// Fork-join over a fixed set of worker threads with static partitioning: range
 /// [0, n) is cut into <see cref="Threads"/> equal contiguous chunks, so the same thread count
 /// always gives the same split (and bit-identical results when each chunk is deterministic).
-/// Kernels are structs, so a call allocates nothing. Nested calls run inline.
+/// Kernels are structs, so a call allocates nothing. Nested calls run inline, and so does a call
+/// made while another thread has the workers (its parts run one after another on the caller), so
+/// concurrent callers never wait for each other.
 /// </summary>
 public static class Par
 {
@@ -66,7 +68,19 @@ public static class Par
             if (n > 0) kernel.Run(0, n);
             return;
         }
-        lock (Gate)
+        // Another caller holds the workers (several threads scoring with one model): run the same
+        // parts here, one after another, instead of queueing behind it. The split is the one the
+        // workers would have run, so results are bit for bit those of a parallel call.
+        if (!Monitor.TryEnter(Gate))
+        {
+            for (int p = 0; p < parts; p++)
+            {
+                int s = (int)((long)n * p / parts), e = (int)((long)n * (p + 1) / parts);
+                if (e > s) kernel.Run(s, e);
+            }
+            return;
+        }
+        try
         {
             EnsureWorkers(parts - 1);
             Job<T>.Kernel = kernel;
@@ -81,6 +95,7 @@ public static class Par
             Job<T>.Kernel = default;
             if (done.Error is { } e) throw new AggregateException("A parallel kernel failed.", e);
         }
+        finally { Monitor.Exit(Gate); }
     }
 
     private static void EnsureWorkers(int count)

@@ -18,7 +18,7 @@ public sealed partial class ActivationUnit
     /// in the same order as the layered path, so scores agree with it bit for bit whenever that
     /// path's GEMMs take their packed kernel (every batch but the smallest).
     /// </summary>
-    private Tensor ScoreFused(Tensor query, Tensor keys, int count, Tensor wKey, Tensor qTerm)
+    private Tensor ScoreFused(Tensor query, Tensor keys, int count, Tensor wKey, Tensor qTerm, int[] keyRows, int[] rowStarts)
     {
         int b = keys.Shape[0], t = keys.Shape[1], e = query.Shape[1];
         var layers = Mlp.Layers;
@@ -35,7 +35,7 @@ public sealed partial class ActivationUnit
         var scores = Tensor.Zeros(new Shape(b, t));
         var k = new ScoreTiles
         {
-            Q = query.Buffer, K = keys.Buffer, QTerm = qTerm.Buffer, Out = scores.Buffer, KeyRows = _keyRows, RowStarts = _rowStarts,
+            Q = query.Buffer, K = keys.Buffer, QTerm = qTerm.Buffer, Out = scores.Buffer, KeyRows = keyRows, RowStarts = rowStarts,
             B = b, E = e, Count = count, Widest = widest, Plan = plan,
         };
         Par.For((count + Tile - 1) / Tile, 1, ref k);

@@ -213,9 +213,6 @@ public sealed partial class ActivationUnit : Module
     public Mlp Mlp { get; }
     public Linear Fc { get; }
 
-    // Index buffers captured by the attention nodes; a unit runs once per forward pass.
-    private int[] _keyRows = [], _rowStarts = [];
-
     public ActivationUnit(int embedDim, MlpOptions options, Rng rng)
     {
         Mlp = RegisterModule("mlp", new Mlp(4 * embedDim, options, rng));
@@ -228,22 +225,24 @@ public sealed partial class ActivationUnit : Module
             throw new ArgumentException($"ActivationUnit: needs query [B, E] and keys [B, T, E], got {query.Shape} and {keys.Shape}.");
         int b = keys.Shape[0], t = keys.Shape[1];
         if (mask.Batch != b || mask.Steps != t) throw new ArgumentException($"ActivationUnit: mask [{mask.Batch}, {mask.Steps}] does not fit keys {keys.Shape}.");
-        if (_keyRows.Length < b * t) _keyRows = new int[b * t];
-        if (_rowStarts.Length < b + 1) _rowStarts = new int[b + 1];
+        // The call's own index lists (the attention nodes keep them until backward): the real
+        // positions in row order and where each batch row's positions start.
+        var keyRows = Arena.Ints(b * t);
+        var rowStarts = Arena.Ints(b + 1);
         var m = mask.Values;
         int n = 0;
         for (int r = 0; r < b; r++)
         {
-            _rowStarts[r] = n;
-            for (int i = r * t; i < (r + 1) * t; i++) if (m[i]) _keyRows[n++] = i;
+            rowStarts[r] = n;
+            for (int i = r * t; i < (r + 1) * t; i++) if (m[i]) keyRows[n++] = i;
         }
-        _rowStarts[b] = n;
+        rowStarts[b] = n;
         var (keyWeight, queryTerm) = SplitFirstLayer(query);
-        if (!Training && !Tape.GradEnabled) return ScoreFused(query, keys, n, keyWeight, queryTerm);
-        var perKey = F.Linear(F.KeyFeatures(query, keys, _keyRows, _rowStarts), keyWeight);  // [N, H] from [N, 2E] = [k, q⊙k]
-        var z = F.AddRowBroadcast(perKey, queryTerm, _rowStarts);                           // [N, H]
-        var h = Mlp.ForwardFromFirstLinear(z);                                     // [N, H']
-        return F.ScatterRows(Fc.Forward(h), _keyRows, new Shape(b, t)); // [B, T]
+        if (!Training && !Tape.GradEnabled) return ScoreFused(query, keys, n, keyWeight, queryTerm, keyRows, rowStarts);
+        var perKey = F.Linear(F.KeyFeatures(query, keys, keyRows, rowStarts), keyWeight);   // [N, H] from [N, 2E] = [k, q⊙k]
+        var z = F.AddRowBroadcast(perKey, queryTerm, rowStarts);                           // [N, H]
+        var h = Mlp.ForwardFromFirstLinear(z);                                             // [N, H']
+        return F.ScatterRows(Fc.Forward(h), keyRows, new Shape(b, t));                     // [B, T]
     }
 
     /// <summary>

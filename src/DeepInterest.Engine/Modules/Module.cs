@@ -11,14 +11,40 @@ public abstract class Module
     private readonly List<(string Name, Tensor Tensor)> _buffers = new();
     private readonly List<(string Name, Module Module)> _children = new();
 
-    /// <summary>Training mode (batch statistics, dropout) versus evaluation mode.</summary>
-    public bool Training { get; private set; } = true;
+    private bool _training = true;
+    [ThreadStatic] private static int _evaluatingDepth;
+
+    /// <summary>
+    /// Training mode (batch statistics, dropout) versus evaluation mode: the module's own flag
+    /// (<see cref="Train"/>, <see cref="Eval"/>), unless the calling thread is inside
+    /// <see cref="Evaluating"/>, where every module evaluates.
+    /// </summary>
+    public bool Training => _training && _evaluatingDepth == 0;
+
+    /// <summary>
+    /// Evaluation mode for every module on the calling thread until the scope is disposed, without
+    /// touching any module's flag. A loaded model is shared by the threads that score with it, so
+    /// scoring must never flip that shared flag: one thread's <c>Eval()</c>/<c>Train()</c> would
+    /// change another thread's forward pass mid-call. Like <see cref="Autograd.Tape.NoGrad"/>, the
+    /// scope belongs to the thread (and nests).
+    /// </summary>
+    public static EvaluatingScope Evaluating()
+    {
+        _evaluatingDepth++;
+        return default;
+    }
+
+    /// <summary>Ends an <see cref="Evaluating"/> scope.</summary>
+    public readonly struct EvaluatingScope : IDisposable
+    {
+        public void Dispose() => _evaluatingDepth--;
+    }
 
     protected T RegisterModule<T>(string name, T module) where T : Module
     {
         CheckName(name);
         _children.Add((name, module));
-        module.Train(Training);
+        module.Train(_training);
         return module;
     }
 
@@ -108,7 +134,7 @@ public abstract class Module
     /// <summary>Sets training mode on this module and all descendants.</summary>
     public virtual void Train(bool on = true)
     {
-        Training = on;
+        _training = on;
         foreach (var (_, c) in _children) c.Train(on);
     }
 

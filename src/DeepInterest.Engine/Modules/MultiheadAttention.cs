@@ -29,11 +29,11 @@ public sealed class MultiheadAttention : Module
         OutProj.Bias!.Span.Clear();
     }
 
-    /// <summary>The attention weights [B, H, T, T] of the last forward pass (a temporary of its arena).</summary>
-    public Tensor? LastWeights { get; private set; }
-
     /// <summary>x [B, T, E], key mask [B, T] → [B, T, E].</summary>
-    public Tensor Forward(Tensor x, Mask? keyMask)
+    public Tensor Forward(Tensor x, Mask? keyMask) => Forward(x, keyMask, out _);
+
+    /// <summary>x [B, T, E], key mask [B, T] → [B, T, E], with the attention weights [B, H, T, T] of this call (a temporary of its arena).</summary>
+    public Tensor Forward(Tensor x, Mask? keyMask, out Tensor weights)
     {
         if (x.Rank != 3 || x.Shape[2] != EmbedDim) throw new ArgumentException($"MultiheadAttention: input must be [B, T, {EmbedDim}], got {x.Shape}.");
         int b = x.Shape[0], t = x.Shape[1], d = EmbedDim / Heads;
@@ -42,8 +42,7 @@ public sealed class MultiheadAttention : Module
         var k = F.SplitHeads(qkv, EmbedDim, Heads, d);
         var v = F.SplitHeads(qkv, 2 * EmbedDim, Heads, d);
         var scores = F.MulScalar(F.MatMul(q, k, transB: true), 1f / MathF.Sqrt(d)); // [B·H, T, T]
-        var weights = F.MaskedSoftmax(F.Reshape(scores, new Shape(b, Heads, t, t)), keyMask);
-        LastWeights = weights;
+        weights = F.MaskedSoftmax(F.Reshape(scores, new Shape(b, Heads, t, t)), keyMask);
         var ctx = F.MatMul(F.Reshape(weights, new Shape(b * Heads, t, t)), v);  // [B·H, T, d]
         return OutProj.Forward(F.MergeHeads(ctx, Heads));                          // [B, T, E]
     }

@@ -27,9 +27,12 @@ public sealed class TransformerEncoderLayer : Module
     }
 
     /// <summary>x [N, T, E] with key mask [N, T] (true = real) → [N, T, E].</summary>
-    public Tensor Forward(Tensor x, Mask? keyMask)
+    public Tensor Forward(Tensor x, Mask? keyMask) => Forward(x, keyMask, out _);
+
+    /// <summary>x [N, T, E] with key mask [N, T] → [N, T, E], with this call's self-attention weights [N, H, T, T].</summary>
+    public Tensor Forward(Tensor x, Mask? keyMask, out Tensor attention)
     {
-        var a = SelfAttn.Forward(x, keyMask);
+        var a = SelfAttn.Forward(x, keyMask, out attention);
         if (_dropout is not null) a = _dropout.Forward(a);
         var y = Norm1.Forward(F.Add(x, a));
         var f = Linear2.Forward(F.Relu(Linear1.Forward(y)));

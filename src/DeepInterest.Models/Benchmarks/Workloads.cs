@@ -31,13 +31,22 @@ public static class Workloads
             Sequences = [new("genres", "genre", 6), new("histHighRatedMovieIds", "movie", T), new("negHistMovieIds", "movie", T)],
             Groups = [new("movie", [dien ? new AttentionPair("movieId", "histHighRatedMovieIds", "negHistMovieIds") : new AttentionPair("movieId", "histHighRatedMovieIds")])],
         }.Validate(),
-        new ModelOptions
+        Options(dien, attention: [16, 8], mlp: [32, 16], attentionDropout: 0.1f, mlpDropout: 0.25f));
+
+    /// <summary>DIN (sigmoid weights) or DIEN (AUGRU, softmax weights, auxiliary loss α = 1) with Dice attention and a PReLU + BatchNorm MLP.</summary>
+    private static ModelOptions Options(bool dien, int[] attention, int[] mlp, float attentionDropout = 0f, float mlpDropout = 0f) => dien
+        ? new DienOptions
         {
-            Kind = dien ? ModelKind.Dien : ModelKind.Din, AttentionHidden = [16, 8], AttentionActivation = Activation.Dice, AttentionDropout = 0.1f,
-            MlpHidden = [32, 16], MlpActivation = Activation.PRelu, MlpBatchNorm = true, MlpDropout = 0.25f,
-            Normalization = dien ? AttentionNormalization.Softmax : AttentionNormalization.Sigmoid,
-            Evolution = EvolutionKind.Augru, AuxHidden = [100, 50], AuxLossWeight = 1f, Seed = 1024,
-        });
+            AttentionHidden = attention, AttentionActivation = Activation.Dice, AttentionDropout = attentionDropout,
+            MlpHidden = mlp, MlpActivation = Activation.PRelu, MlpBatchNorm = true, MlpDropout = mlpDropout,
+            Normalization = AttentionNormalization.Softmax, Evolution = EvolutionKind.Augru, AuxHidden = [100, 50], AuxLossWeight = 1f, Seed = 1024,
+        }
+        : new DinOptions
+        {
+            AttentionHidden = attention, AttentionActivation = Activation.Dice, AttentionDropout = attentionDropout,
+            MlpHidden = mlp, MlpActivation = Activation.PRelu, MlpBatchNorm = true, MlpDropout = mlpDropout,
+            Normalization = AttentionNormalization.Sigmoid, Seed = 1024,
+        };
 
     public static AdamOptions Optimizer(string workload) =>
         workload.StartsWith("movielens", StringComparison.Ordinal) ? new AdamOptions(0.002f, WeightDecay: 0.001f, Sparse: SparseMode.Lazy) : new AdamOptions(1e-3f, Sparse: SparseMode.Lazy);
@@ -62,15 +71,7 @@ public static class Workloads
                 ? [new AttentionPair("item", "hist_item", "neg_hist_item"), new AttentionPair("cate", "hist_cate", "neg_hist_cate")]
                 : [new AttentionPair("item", "hist_item"), new AttentionPair("cate", "hist_cate")])],
         }.Validate();
-        var options = new ModelOptions
-        {
-            Kind = dien ? ModelKind.Dien : ModelKind.Din,
-            AttentionHidden = [80, 40], AttentionActivation = Activation.Dice,
-            MlpHidden = [200, 80], MlpActivation = Activation.PRelu, MlpBatchNorm = true,
-            Normalization = dien ? AttentionNormalization.Softmax : AttentionNormalization.Sigmoid,
-            Evolution = EvolutionKind.Augru, AuxHidden = [100, 50], AuxLossWeight = 1f, Seed = 1024,
-        };
-        return (schema, options);
+        return (schema, Options(dien, attention: [80, 40], mlp: [200, 80]));
     }
 
     /// <summary>Ids uniform in [1, vocab − 1], history lengths uniform in [1, T], labels Bernoulli(½), categories a fixed function of items.</summary>
@@ -219,7 +220,7 @@ public static class Workloads
                 {
                     input.Load(schema, b);
                     Profiler.Mark();
-                    if (scoring) { _ = model.Forward(input).Span[0]; Tape.Clear(); }
+                    if (scoring) { _ = model.Forward(input).Logits.Span[0]; Tape.Clear(); }
                     else
                     {
                         opt.ZeroGrad();
@@ -259,7 +260,7 @@ public static class Workloads
             {
                 using var arena = Arena.Begin();
                 input.Load(schema, b);
-                _ = model.Forward(input).Span[0];
+                _ = model.Forward(input).Logits.Span[0];
                 if (count) batches++;
             }
         }
@@ -290,7 +291,7 @@ public static class Workloads
                 using (Arena.Begin())
                 {
                     input.Load(schema, b);
-                    _ = model.Forward(input).Span[0];
+                    _ = model.Forward(input).Logits.Span[0];
                 }
                 if (record) lat.Add((Stopwatch.GetTimestamp() - t0) * 1e3 / Stopwatch.Frequency);
             }

@@ -23,6 +23,7 @@ public sealed class FeatureEmbeddings : Module
     public int Dim(string table) => _tables[table].Dim;
 
     // Per table: the rows seen in the current batch (deduplicated with a stamp per row) and 1/n_j.
+    // Training-only state (the loss's penalty term): one trainer steps a model at a time; scoring never reaches it.
     private readonly Dictionary<string, (int[] Rows, int[] Stamp, float[]? InvFreq)> _reg = new();
     private int _stamp;
 
@@ -98,9 +99,6 @@ public sealed class FeatureEmbeddings : Module
     /// <summary>[B, T] → [B, T, E].</summary>
     public Tensor Sequence(ModelInput x, string feature) => _tables[_schema.Sequence(feature).Table].Forward(x.Sequence(feature).Ids);
 
-    private readonly List<Tensor> _groupTables = new();
-    private readonly List<IntTensor> _groupIds = new();
-
     /// <summary>An attention group's targets side by side (the query): [B] each → [B, Σ E_p], in one lookup pass.</summary>
     public Tensor Query(ModelInput x, AttentionGroup group) => Group(group.Pairs, p => (_schema.SparseFeature(p.Target).Table, x.Sparse(p.Target)));
 
@@ -118,13 +116,14 @@ public sealed class FeatureEmbeddings : Module
 
     private Tensor Group<TPair>(IReadOnlyList<TPair> pairs, Func<TPair, (string Table, IntTensor Ids)> pick)
     {
-        _groupTables.Clear(); _groupIds.Clear();
-        foreach (var p in pairs)
+        var tables = new Tensor[pairs.Count];
+        var ids = new IntTensor[pairs.Count];
+        for (int i = 0; i < pairs.Count; i++)
         {
-            var (table, ids) = pick(p);
-            _groupTables.Add(_tables[table].Weight);
-            _groupIds.Add(ids);
+            var (table, column) = pick(pairs[i]);
+            tables[i] = _tables[table].Weight;
+            ids[i] = column;
         }
-        return F.EmbeddingConcat(_groupTables, _groupIds);
+        return F.EmbeddingConcat(tables, ids);
     }
 }

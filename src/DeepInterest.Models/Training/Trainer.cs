@@ -186,26 +186,28 @@ public sealed class Trainer(TrainOptions options)
 public static class Predictor
 {
     /// <summary>Click probabilities for every row of <paramref name="data"/>, in order.</summary>
+    /// <remarks>
+    /// Safe to call from many threads with one model: evaluation is a scope of the calling thread
+    /// (<see cref="Engine.Modules.Module.Evaluating"/>), so the model's own mode flag is never touched.
+    /// </remarks>
     public static float[] Predict(CtrModel model, CtrDataset data, int batchSize = 2048)
     {
-        bool wasTraining = model.Training;
-        model.Eval();
         var probs = new float[data.Count];
         var it = new BatchIterator(data, batchSize, shuffle: false, 0);
         var input = new ModelInput();
         int offset = 0;
         using (Tape.NoGrad())
+        using (Engine.Modules.Module.Evaluating())
         {
             foreach (var batch in it.Epoch())
             {
                 using var arena = Arena.Begin();
                 input.Load(data.Schema, batch);
-                var logits = model.Forward(input);
+                var logits = model.Forward(input).Logits;
                 System.Numerics.Tensors.TensorPrimitives.Sigmoid(logits.Span, probs.AsSpan(offset, batch.Count));
                 offset += batch.Count;
             }
         }
-        model.Train(wasTraining);
         return probs;
     }
 
