@@ -87,6 +87,36 @@ public class ReferenceModelTests
     }
 
     /// <summary>
+    /// The DIN paper's baselines against the same reference (tools/reference/torch_ctr.py, kinds
+    /// wide_deep, pnn, deepfm): one training-mode step on the ragged batch — logits, BCE loss and the
+    /// gradient of every parameter (embedding, first-order and cross tables row by row).
+    /// </summary>
+    [Theory]
+    [InlineData("ctr_wide_deep.safetensors", "wide_deep")]
+    [InlineData("ctr_pnn.safetensors", "pnn")]
+    [InlineData("ctr_deepfm.safetensors", "deepfm")]
+    public void OneTrainingStepOfABaselineMatchesTheReferenceModel(string file, string kind)
+    {
+        var f = new Fixture(file);
+        var options = ModelRegistry.Get(kind).DefaultOptions() with { MlpHidden = [8, 4], MlpActivation = Activation.PRelu };
+        var model = CtrModel.Create(Schema, options);
+        var names = model.NamedParameters().Select(p => p.Name).ToList();
+        Assert.All(names, n => Assert.True(f.Has(n), $"{file}: PyTorch has no '{n}'"));
+        Assert.Equal(names.Count, f.Keys.Count(k => k.EndsWith(".grad")));
+        foreach (var (name, p) in model.NamedParameters()) p.CopyFrom(f[name].Span);
+
+        using var _ = Arena.Begin();
+        var input = new ModelInput();
+        input.Load(Schema, Rows(f));
+        var logits = model.Forward(input).Logits;
+        Close.Equal(f["logits"], logits, what: "logits");
+        var loss = model.Loss(input);
+        Close.Equal(f["loss"].Span, loss.Span, what: "loss");
+        loss.Backward();
+        foreach (var (name, p) in model.NamedParameters()) Close.Grad(f[name + ".grad"], p, what: name + ".grad");
+    }
+
+    /// <summary>
     /// Several steps of the training path as the trainer runs it with dense embedding updates (the
     /// configuration of the PyTorch comparison): DIEN's loss, backward and Adam over batches b1, b2, b1,
     /// where b2's step leaves some embedding rows without a gradient (they still move on their momentum).

@@ -41,6 +41,9 @@ public static class ModelRegistry
     private static readonly ModelKindInfo[] All =
     [
         Kind<BaseModelOptions>("base", "Embedding & MLP (DIN paper §4.2, Fig. 2 left)", (s, o) => new BaseModel(s, o)),
+        Kind<WideDeepOptions>("wide_deep", "Wide & Deep (Cheng et al. 2016): a linear model over ids and target × behaviour crosses beside the MLP", (s, o) => new WideDeep(s, o)),
+        Kind<PnnOptions>("pnn", "PNN with inner products (Qu et al. 2016)", (s, o) => new Pnn(s, o)),
+        Kind<DeepFmOptions>("deepfm", "DeepFM (Guo et al. 2017): a factorization machine beside the MLP", (s, o) => new DeepFm(s, o)),
         Kind<DinOptions>("din", "Deep Interest Network (Zhou et al., KDD 2018)", (s, o) => new Din(s, o)),
         Kind<DienOptions>("dien", "Deep Interest Evolution Network (Zhou et al., AAAI 2019)", (s, o) => new Dien(s, o)),
         Kind<DsinOptions>("dsin", "Deep Session Interest Network (Feng et al., IJCAI 2019)", (s, o) => new Dsin(s, o)),
