@@ -143,10 +143,17 @@ public class CoreOpsTests
             loss.Backward();
         }
         for (int i = 0; i < 3; i++) Step();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10; i++) Step();
-        long perStep = (GC.GetAllocatedBytesForCurrentThread() - before) / 10;
-        Assert.True(perStep == 0, $"a warmed-up step allocated {perStep} bytes");
+        // The least over several windows of 10 steps: a step that allocates does so in every window,
+        // while the runtime may allocate once on this thread (the JIT recompiling a hot method at a
+        // higher tier), which must not fail the test. One such window once read 568 bytes a step.
+        long least = long.MaxValue;
+        for (int window = 0; window < 5 && least > 0; window++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 10; i++) Step();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+        Assert.True(least == 0, $"every window of 10 warmed-up steps allocated; the least was {least} bytes ({least / 10.0:F0} a step)");
     }
 
     [Fact]

@@ -98,3 +98,104 @@ public class RegularizationTests
         Assert.True(double.IsFinite(r2.History[0].TrainLoss));
     }
 }
+
+public class ModelRegistryTests
+{
+    private static readonly PlantedInterestOptions Small = new(Samples: 300, Users: 150, Items: 60, Categories: 8, MaxHistory: 6, EmbeddingDim: 4, NegativeHistory: true);
+
+    [Fact]
+    public void EveryKindIsRegisteredOnceWithItsOwnOptionsRecord()
+    {
+        var kinds = ModelRegistry.Kinds;
+        Assert.Equal(["base", "wide_deep", "pnn", "deepfm", "din", "dien", "dsin"], kinds.Select(k => k.Name));
+        Assert.Equal(kinds.Count, kinds.Select(k => k.OptionsType).Distinct().Count());
+        foreach (var k in kinds)
+        {
+            var o = k.DefaultOptions();
+            Assert.Equal(k.Name, o.Kind);
+            Assert.Same(k, ModelRegistry.For(o));
+        }
+    }
+
+    [Fact]
+    public void AnUnknownKindIsRefusedNotBuiltAsDin()
+    {
+        var e = Assert.Throws<ArgumentException>(() => ModelRegistry.Get("dinn"));
+        Assert.Contains("unknown model kind 'dinn'", e.Message);
+        Assert.Contains("base, wide_deep, pnn, deepfm, din, dien, dsin", e.Message);
+        Assert.Null(ModelRegistry.Find("bst"));
+    }
+
+    [Theory]
+    [InlineData("wide_deep")]
+    [InlineData("pnn")]
+    [InlineData("deepfm")]
+    public void BaselinesTrainSaveAndLoadBitIdentically(string kind)
+    {
+        var data = PlantedInterest.Generate(Small);
+        var model = CtrModel.Create(data.Schema, ModelRegistry.Get(kind).DefaultOptions() with { MlpHidden = [8], Seed = 2 });
+        var before = Predictor.Predict(model, data);
+        new Trainer(new TrainOptions { Epochs = 1, BatchSize = 64, LearningRate = 1e-2f }).Fit(model, data, data);
+        Assert.NotEqual(before, Predictor.Predict(model, data));
+        var dir = Path.Combine(Path.GetTempPath(), "di-kind-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ModelStore.Save(dir, model);
+            var loaded = ModelStore.Load(dir);
+            Assert.Equal(kind, loaded.Kind);
+            Assert.Equal(Predictor.Predict(model, data), Predictor.Predict(loaded, data));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>Folders written before each kind had its own options record (format 1: one flat record of every kind's fields) still load.</summary>
+    [Fact]
+    public void FormatOneFoldersLoadWithTheirKindsOptions()
+    {
+        var data = PlantedInterest.Generate(Small);
+        var model = CtrModel.Create(data.Schema, new DinOptions { MlpHidden = [8], AttentionHidden = [6], Normalization = AttentionNormalization.Softmax, Seed = 4 });
+        var dir = Path.Combine(Path.GetTempPath(), "di-v1-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ModelStore.Save(dir, model);
+            var path = Path.Combine(dir, "manifest.json");
+            var root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+            root["format_version"] = 1;
+            // As an earlier build wrote it: the kind inside the options and every other kind's fields beside DIN's.
+            root["options"] = System.Text.Json.Nodes.JsonNode.Parse("""
+                { "kind": "din", "mlp_hidden": [8], "mlp_activation": "p_relu", "mlp_batch_norm": false, "mlp_dropout": 0,
+                  "attention_hidden": [6], "attention_activation": "dice", "attention_dropout": 0, "attention_batch_norm": false,
+                  "normalization": "softmax", "embedding_init_std": 0.01, "seed": 4, "regularization": "none", "regularization_weight": 0.01,
+                  "evolution": "augru", "aux_loss_weight": 1, "aux_hidden": [100, 50], "sequence_pooling": "sum", "attention_scale": false,
+                  "session_heads": 2, "session_feed_forward": 0, "session_encoding": "bias", "session_interacting": true, "session_activation": "bilinear" }
+                """);
+            File.WriteAllText(path, root.ToJsonString());
+            var loaded = ModelStore.Load(dir);
+            var o = Assert.IsType<DinOptions>(loaded.Options);
+            Assert.Equal(AttentionNormalization.Softmax, o.Normalization);
+            Assert.Equal([6], o.AttentionHidden);
+            Assert.Equal(Predictor.Predict(model, data), Predictor.Predict(loaded, data));
+
+            // Format 2 is strict: an option the kind does not have, or a kind this build does not know, is a one-line error.
+            root["format_version"] = 2;
+            File.WriteAllText(path, root.ToJsonString());
+            var e = Assert.Throws<ModelFormatException>(() => ModelStore.Load(dir));
+            Assert.Contains("manifest.json", e.Message);
+            Assert.DoesNotContain('\n', e.Message);
+            ModelStore.Save(dir, model);
+            root = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path))!;
+            root["kind"] = "bst";
+            File.WriteAllText(path, root.ToJsonString());
+            Assert.Contains("model kind 'bst' is not known to this build", Assert.Throws<ModelFormatException>(() => ModelStore.Load(dir)).Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void PnnAndDeepFmRefuseFieldsOfDifferentWidths()
+    {
+        var schema = PlantedInterest.Schema(Small) with { Tables = [.. PlantedInterest.Schema(Small).Tables.Select((t, i) => i == 0 ? t with { Dim = 6 } : t)] };
+        foreach (var o in new ModelOptions[] { new PnnOptions(), new DeepFmOptions() })
+            Assert.Contains("needs the same width", Assert.Throws<DeepInterest.Data.Schema.SchemaException>(() => CtrModel.Create(schema, o)).Message);
+    }
+}

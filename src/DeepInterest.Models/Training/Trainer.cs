@@ -163,7 +163,7 @@ public sealed class Trainer(TrainOptions options)
 
     /// <summary>What must match for a checkpoint to be resumed: model kind/options, schema and training options.</summary>
     private string Fingerprint(CtrModel model) =>
-        System.Text.Json.JsonSerializer.Serialize(new { model = model.Options, schema = model.Schema.ToJson(), train = Options with { Epochs = 0, Patience = 0 } }, Checkpoint.Json);
+        System.Text.Json.JsonSerializer.Serialize(new { model = (object)model.Options, kind = model.Kind, schema = model.Schema.ToJson(), train = Options with { Epochs = 0, Patience = 0 } }, Checkpoint.Json);
 
     /// <summary>Higher is better for every metric (logloss is negated).</summary>
     private double Score(EvalMetrics m) => Options.Metric switch
