@@ -47,7 +47,46 @@ public sealed class SessionInterest : Module
     /// [B, S, L]: the self-attention weight it receives, averaged over heads and real query positions
     /// (the session interest is the average of the attended outputs, so this is its share of that average).
     /// </summary>
-    public SessionInterestResult Forward(Tensor query, Tensor sessions, SessionInput input, bool itemShares = false)
+    public SessionInterestResult Forward(Tensor query, Tensor sessions, SessionInput input, bool itemShares = false, bool sharedUser = false)
+    {
+        int b = sessions.Shape[0];
+        if (sharedUser && b > 1)
+        {
+            // One user for every row (a ranking request): its session interests and Bi-LSTM states
+            // once, repeated for each candidate.
+            var first = SessionInput.FirstRow(input);
+            var (i1, s1) = Interests(CtrModel.FirstRow(sessions), first, itemShares);
+            var h1 = Interact(i1, first);
+            var interests = CtrModel.RepeatFirstRow(i1, b);
+            var shares = s1 is null ? null : CtrModel.RepeatFirstRow(s1, b);
+            var ui = Activate(_activateI, query, interests, input.Sessions, out var wi);
+            if (h1 is null) return new(ui, null, wi, null, shares);
+            var uh = Activate(_activateH, query, CtrModel.RepeatFirstRow(h1, b), input.Sessions, out var wh);
+            return new(ui, uh, wi, wh, shares);
+        }
+        else
+        {
+            var (interests, shares) = Interests(sessions, input, itemShares);
+            var ui = Activate(_activateI, query, interests, input.Sessions, out var wi);
+            if (Interact(interests, input) is not { } h) return new(ui, null, wi, null, shares);
+            var uh = Activate(_activateH, query, h, input.Sessions, out var wh);
+            return new(ui, uh, wi, wh, shares);
+        }
+    }
+
+    /// <summary>The interacting layer (§4.3): the Bi-LSTM over I_1 … I_S with both directions summed → H [B, S, E], or null without it.</summary>
+    private Tensor? Interact(Tensor interests, SessionInput input)
+    {
+        if (_interacting is null) return null;
+        var both = _interacting.Forward(interests, input.Counts).Outputs;                                   // [B, S, 2E]
+        return F.Add(F.SliceLast(both, 0, _dim), F.SliceLast(both, _dim, _dim));                            // [B, S, E]
+    }
+
+    /// <summary>
+    /// The extractor (§4.2): sessions [B, S, L, E] → session interests I_k [B, S, E] and, when asked,
+    /// each behaviour's share of its session interest [B, S, L].
+    /// </summary>
+    private (Tensor Interests, Tensor? Shares) Interests(Tensor sessions, SessionInput input, bool itemShares)
     {
         int b = sessions.Shape[0], s = sessions.Shape[1], l = sessions.Shape[2], e = _dim;
         if (_bias is not null) sessions = _bias.Forward(sessions);
@@ -78,13 +117,7 @@ public sealed class SessionInterest : Module
             interests = F.Reshape(F.ScatterRows(pooled, real, new Shape(b * s, e)), new Shape(b, s, e));
             if (itemShares) shares = ItemShares(selfAttention, n, l, b, s, real, lengths);
         }
-
-        var ui = Activate(_activateI, query, interests, input.Sessions, out var wi);
-        if (_interacting is null) return new(ui, null, wi, null, shares);
-        var both = _interacting.Forward(interests, input.Counts).Outputs;                                   // [B, S, 2E]
-        var h = F.Add(F.SliceLast(both, 0, e), F.SliceLast(both, e, e));                                     // [B, S, E]
-        var uh = Activate(_activateH, query, h, input.Sessions, out var wh);
-        return new(ui, uh, wi, wh, shares);
+        return (interests, shares);
     }
 
     private static Tensor Activate(Module unit, Tensor query, Tensor keys, Mask sessions, out Tensor weights)

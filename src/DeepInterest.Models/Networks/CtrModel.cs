@@ -130,6 +130,32 @@ public abstract class CtrModel : Module
         return p is null ? loss : F.Add(loss, p);
     }
 
+    /// <summary>Row 0 of <paramref name="x"/> [B, ...] → [1, ...].</summary>
+    protected internal static Tensor FirstRow(Tensor x) => RepeatFirstRow(x, 1);
+
+    /// <summary>
+    /// Row 0 of <paramref name="x"/> [B, ...] repeated <paramref name="n"/> times → [n, ...] (a row
+    /// gather, so gradients add back): a shared user's side, computed once, for each candidate.
+    /// </summary>
+    protected internal static Tensor RepeatFirstRow(Tensor x, int n)
+    {
+        int width = x.Size / x.Shape[0];
+        var rows = Arena.Ints(n);
+        Array.Clear(rows, 0, n);
+        Span<int> dims = stackalloc int[x.Shape.Rank];
+        for (int i = 0; i < dims.Length; i++) dims[i] = x.Shape[i];
+        dims[0] = n;
+        return F.Reshape(F.GatherRows(F.Reshape(x, new Shape(x.Shape[0], width)), rows, n), Shape.Of(dims));
+    }
+
+    /// <summary>Row 0's length alone: lengths [B] → [1].</summary>
+    protected internal static IntTensor FirstRow(IntTensor lengths)
+    {
+        var one = Arena.Ints(1);
+        one[0] = lengths.Span[0];
+        return new IntTensor(one, new Shape(1));
+    }
+
     /// <summary>Builds the model kind that <paramref name="options"/> belong to (<see cref="ModelRegistry.Create"/>).</summary>
     public static CtrModel Create(FeatureSchema schema, ModelOptions options) => ModelRegistry.Create(schema, options);
 }

@@ -93,7 +93,10 @@ public sealed class Dien : CtrModel<DienOptions>
             var keys = _emb.Keys(x, g);                                                                            // [B, T, E]
             var (_, mask, lengths) = x.Sequence(g.Pairs[0].History);
             var layers = _groups[g.Name];
-            var interests = layers.Extract(keys, lengths);                                                        // [B, T, E]
+            // A ranking request's rows share one user: extract the interests once and repeat them.
+            var interests = x.SharedUser && x.Count > 1
+                ? RepeatFirstRow(layers.Extract(FirstRow(keys), FirstRow(lengths)), x.Count)
+                : layers.Extract(keys, lengths);                                                                   // [B, T, E]
             if (withAux && layers.AuxLoss(interests, keys, _emb.Keys(x, g, negative: true), lengths) is { } groupAux)
                 aux = aux is null ? groupAux : F.Add(aux, groupAux);
             var (interest, weights) = layers.Evolve(query, interests, mask, lengths);                             // [B, E], [B, T]

@@ -99,7 +99,7 @@ public sealed class Dsin : CtrModel<DsinOptions>
         {
             var query = _emb.Query(x, g);                                                                          // [B, E]: targets side by side
             var sessions = _emb.Sessions(x, g);                                                                    // [B, S, L, E]: sessions side by side
-            var r = _groups[g.Name].Forward(query, sessions, x.Session(g.Pairs[0].Sessions), itemShares: attention is not null);
+            var r = _groups[g.Name].Forward(query, sessions, x.Session(g.Pairs[0].Sessions), itemShares: attention is not null, sharedUser: x.SharedUser);
             parts.Add(r.UI);                                                                                       // [B, E]
             if (r.UH is not null) parts.Add(r.UH);                                                                 // [B, E]
             if (attention is null) continue;

@@ -17,6 +17,14 @@ public sealed class ModelInput
 
     public int Count { get; private set; }
 
+    /// <summary>
+    /// Every row is the same user with a different candidate (a ranking request): all features but the
+    /// candidate's are equal in every row, so a model may compute the user's side once on row 0 and
+    /// repeat it (DIEN's interest extractor, DSIN's session interests). The result equals scoring the
+    /// rows one by one, bit for bit. Set by the caller after <see cref="Load"/>; false by default.
+    /// </summary>
+    public bool SharedUser { get; set; }
+
     /// <summary>Labels [B] (a temporary of the current arena).</summary>
     public Tensor Labels { get; private set; } = null!;
 
@@ -28,6 +36,7 @@ public sealed class ModelInput
     /// <summary>Wraps <paramref name="batch"/>'s buffers (no copy for ids) for the current step.</summary>
     public void Load(FeatureSchema schema, Batch batch)
     {
+        SharedUser = false;
         int b = Count = batch.Count;
         foreach (var s in schema.Sparse)
         {
@@ -69,6 +78,24 @@ public sealed class SessionInput
     public Mask Items { get; } = Mask.FromLengths([], 1);
     public Mask Sessions { get; } = Mask.FromLengths([], 1);
     public IntTensor Counts { get; } = new([0], new Shape(1));
+
+    /// <summary>Row 0 of <paramref name="source"/> alone (the shared user of a ranking request), in the call's scratch.</summary>
+    public static SessionInput FirstRow(SessionInput source)
+    {
+        int s = source.Sessions.Steps, l = source.Items.Steps;
+        var row = new SessionInput();
+        var ids = Arena.Ints(s * l);
+        source.Ids.Span[..(s * l)].CopyTo(ids);
+        row.Ids.Reset(ids, new Shape(1, s, l));
+        var counts = Arena.Ints(1);
+        counts[0] = source.Counts.Span[0];
+        row.Counts.Reset(counts, new Shape(1));
+        var lengths = Arena.Ints(s);
+        for (int k = 0; k < s; k++) lengths[k] = source.Items.CountRow(k);
+        row.Items.SetFromLengths(lengths.AsSpan(0, s), l);
+        row.Sessions.SetFromLengths(counts.AsSpan(0, 1), s);
+        return row;
+    }
 
     internal void Load(SessionBatch sb, int b)
     {
