@@ -274,6 +274,90 @@ public static class Workloads
         };
     }
 
+    /// <summary>
+    /// One model shared by C caller threads (C ∈ <paramref name="callers"/>), each scoring batches of
+    /// <paramref name="batch"/> rows back to back for <paramref name="seconds"/> after a warm-up, as
+    /// concurrent requests to a scoring service do: total samples/s of all callers and the per-call
+    /// p50/p99. Each caller has its own batches and input and scores inside its own evaluation scope
+    /// (as <see cref="Training.Predictor"/> does), so the model's own flag is never touched.
+    /// </summary>
+    public static IEnumerable<Dictionary<string, object>> Concurrent(string workload, double seconds, int batch, IReadOnlyList<int> callers)
+    {
+        var (schema, options) = Spec(workload);
+        var data = Pool(schema, batch * Math.Max(8, 8192 / batch), 20240601UL + (ulong)batch);
+        var model = CtrModel.Create(schema, options);
+        var first = new Caller(model, data, batch, 1);
+        WarmUp(() => first.Call(), 20);                               // tiered JIT, on one thread
+        double? alone = null;
+        foreach (int c in callers)
+        {
+            var (samplesPerSecond, lat) = RunCallers(model, data, batch, c, Math.Min(seconds, 30));
+            alone ??= c == 1 ? samplesPerSecond : null;
+            yield return new()
+            {
+                ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "concurrent", ["batch"] = batch, ["callers"] = c,
+                ["samples_per_s"] = samplesPerSecond, ["vs_one_caller"] = alone is { } a ? samplesPerSecond / a : double.NaN,
+                ["calls"] = lat.Length, ["p50_ms"] = lat[lat.Length / 2], ["p99_ms"] = lat[(int)(lat.Length * 0.99)], ["threads"] = Par.Threads,
+            };
+        }
+    }
+
+    /// <summary>One caller of <see cref="Concurrent"/>: its own shuffled batches of the shared pool and its own input.</summary>
+    private sealed class Caller(CtrModel model, CtrDataset data, int batch, ulong seed)
+    {
+        private readonly BatchIterator _it = new(data, batch, shuffle: true, seed);
+        private readonly ModelInput _input = new();
+        private IEnumerator<Batch>? _batches;
+
+        public void Call()
+        {
+            if (_batches is null || !_batches.MoveNext()) { _batches = _it.Epoch().GetEnumerator(); _batches.MoveNext(); }
+            using var noGrad = Tape.NoGrad();
+            using var evaluating = Module.Evaluating();
+            using var arena = Arena.Begin();
+            _input.Load(model.Schema, _batches.Current);
+            _ = model.Forward(_input).Logits.Span[0];
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> callers on their own threads: 0.5 s of warm-up calls (each thread's arena
+    /// fills its pools), then all start the timed span together; samples/s counts every call started in
+    /// the span over the time until the last one ended. Returns the per-call latencies (ms) sorted.
+    /// </summary>
+    private static (double SamplesPerSecond, double[] LatencyMs) RunCallers(CtrModel model, CtrDataset data, int batch, int count, double seconds)
+    {
+        long start = 0, end = 0;
+        using var ready = new Barrier(count, _ =>
+        {
+            start = Stopwatch.GetTimestamp();
+            end = start + (long)(seconds * Stopwatch.Frequency);
+        });
+        var lat = new List<double>[count];
+        var finished = new long[count];
+        var threads = Enumerable.Range(0, count).Select(i => new Thread(() =>
+        {
+            var caller = new Caller(model, data, batch, (ulong)(i + 2));
+            var mine = lat[i] = new List<double>();
+            long warm = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2;
+            while (Stopwatch.GetTimestamp() < warm) caller.Call();
+            ready.SignalAndWait();
+            long t = Stopwatch.GetTimestamp();
+            while (t < Volatile.Read(ref end))
+            {
+                caller.Call();
+                long t1 = Stopwatch.GetTimestamp();
+                mine.Add((t1 - t) * 1e3 / Stopwatch.Frequency);
+                t = t1;
+            }
+            finished[i] = t;
+        }) { Name = $"bench-caller-{i}", IsBackground = true }).ToList();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        var all = lat.SelectMany(l => l).Order().ToArray();
+        return (all.Length * (double)batch / ((finished.Max() - start) / (double)Stopwatch.Frequency), all);
+    }
+
     public static Dictionary<string, object> Latency(string workload, double seconds)
     {
         var (schema, options) = Spec(workload);
