@@ -1,5 +1,6 @@
 using DeepInterest.Data.Batches;
 using DeepInterest.Data.Protocols;
+using DeepInterest.Data.Serving;
 using DeepInterest.Data.Storage;
 using DeepInterest.Models.Metrics;
 using DeepInterest.Models.Networks;
@@ -9,14 +10,16 @@ namespace DeepInterest.Models;
 
 /// <summary>
 /// A saved model folder opened for scoring: the model (in evaluation mode) and what encodes raw
-/// rows for it (the encoders saved beside it, when its data came from CSV). Every method may be
-/// called from many threads at once: scoring keeps nothing on the model.
+/// rows for it — the serving spec saved beside it (<see cref="ServingSpec.FileName"/>, written for
+/// every protocol but synthetic), or for folders written before specs existed the seed protocol's
+/// encoders. Every method may be called from many threads at once: scoring keeps nothing on the model.
 /// </summary>
 /// <example>
 /// <code>
 /// var scorer = ScoringModel.Open("runs/din/model");
-/// var rows = scorer.Read("test.csv");              // raw CSV rows, or a split written by `prepare`
+/// var rows = scorer.Read("log.csv");               // a raw file in the model's layout, or a split written by `prepare`
 /// float[] p = scorer.Predict(rows);                // click probabilities, in row order
+/// var (request, scores) = scorer.Rank(new RankRequest { User = "42", History = [new("7")], Candidates = ["3", "9"] });
 /// </code>
 /// </example>
 public sealed class ScoringModel
@@ -24,9 +27,9 @@ public sealed class ScoringModel
     /// <summary>The file beside the model that holds the fitted encoders of CSV-trained models.</summary>
     public const string EncodersFile = "encoders.json";
 
-    private ScoringModel(string directory, CtrModel model, MovieLensSeed.Encoders? encoders)
+    private ScoringModel(string directory, CtrModel model, MovieLensSeed.Encoders? encoders, ServingSpec? spec)
     {
-        Directory = directory; Model = model; Encoders = encoders;
+        Directory = directory; Model = model; Encoders = encoders; Spec = spec;
     }
 
     /// <summary>The model folder.</summary>
@@ -38,31 +41,73 @@ public sealed class ScoringModel
     /// <summary>The encoders the model's CSV data was encoded with, or null (the model was trained on a prepared or synthetic dataset).</summary>
     public MovieLensSeed.Encoders? Encoders { get; }
 
-    /// <summary>Loads <paramref name="directory"/> (see <see cref="ModelStore.Load"/>) and its encoders when present; errors are one line.</summary>
+    /// <summary>What turns raw requests and files into the model's rows, or null (a synthetic-data model, or a folder written before serving specs).</summary>
+    public ServingSpec? Spec { get; }
+
+    /// <summary>Loads <paramref name="directory"/> (see <see cref="ModelStore.Load"/>) with its serving spec and encoders when present; errors are one line.</summary>
     public static ScoringModel Open(string directory)
     {
         var model = ModelStore.Load(directory);
         var path = Path.Combine(directory, EncodersFile);
         var encoders = File.Exists(path) ? MovieLensSeed.Encoders.FromJson(File.ReadAllText(path), path) : null;
-        return new ScoringModel(directory, model, encoders);
+        var specPath = Path.Combine(directory, ServingSpec.FileName);
+        var spec = File.Exists(specPath) ? ServingSpec.Load(specPath) : null;
+        return new ScoringModel(directory, model, encoders, spec);
     }
 
     /// <summary>
     /// The rows to score: a prepared split (<c>.safetensors</c> from <c>prepare</c>, whose features
-    /// must be the model's) or raw CSV rows encoded with the model's encoders (unseen values map to the unknown id).
+    /// must be the model's) or a raw file in the model's layout (<see cref="ServingSpec.ReadFile"/>:
+    /// a user,item,time[,label] behaviour log for DIN-protocol models, the tutorial CSV for
+    /// movielens_seed); unseen raw values map to the unknown id.
     /// </summary>
-    public CtrDataset Read(string path)
+    public CtrDataset Read(string path) => ReadRaw(path).Data;
+
+    /// <summary>As <see cref="Read"/>, with every row's raw user and item id (from the spec for a prepared split; "#id" without one).</summary>
+    public RawRows ReadRaw(string path)
     {
         if (path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase))
         {
             var data = DatasetCache.Load(path);
             if (data.Schema.ToJson() != Model.Schema.ToJson())
                 throw new ModelFormatException($"{path}: its features differ from the model's in {Directory} (prepare the data with the model's config)");
-            return data;
+            var users = new string[data.Count];
+            var items = new string[data.Count];
+            var target = Model.Schema.Groups.SelectMany(g => g.Pairs).Select(p => p.Target).FirstOrDefault() ?? Model.Schema.Sparse.FirstOrDefault()?.Name;
+            for (int r = 0; r < data.Count; r++)
+                (users[r], items[r]) = Spec is not null ? Spec.RawIdsOf(data, r)
+                    : (data.UserIds[r].ToString(), target is null ? "" : $"#{data.Sparse[target][r]}");
+            return new RawRows(data, users, items, HasLabels: true);
         }
-        if (Encoders is null)
-            throw new ModelFormatException($"{Directory}: {EncodersFile} is missing; scoring raw rows needs a model trained on CSV data (data.protocol: movielens_seed)");
-        return MovieLensSeed.Encode(path, Encoders, Model.Schema);
+        if (Spec is not null)
+        {
+            try { return Spec.ReadFile(path, Model.Schema); }
+            catch (InvalidOperationException e) { throw new ModelFormatException($"{Path.Combine(Directory, ServingSpec.FileName)}: {e.Message}"); }
+        }
+        if (Encoders is not null)
+        {
+            var t = Data.Readers.CsvTable.Read(path);
+            var d = MovieLensSeed.Build(t, Encoders, Model.Schema, requireLabels: false);
+            int cu = t.Column("userId"), cm = t.Column("movieId");
+            return new RawRows(d, Enumerable.Range(0, t.Count).Select(r => t.Text(r, cu)).ToArray(),
+                Enumerable.Range(0, t.Count).Select(r => t.Text(r, cm)).ToArray(), t.Header.Contains("label"));
+        }
+        throw new ModelFormatException($"{Directory}: {ServingSpec.FileName} is missing, so raw rows cannot be encoded; `train` writes it for every protocol but synthetic "
+            + "(a synthetic-data model scores only prepared .safetensors splits; retrain older folders)");
+    }
+
+    /// <summary>
+    /// Scores one raw request (<see cref="ServingSpec.Encode"/>): a probability per candidate, in
+    /// candidate order, with the encoded rows. Wrong fields throw <see cref="RequestException"/>.
+    /// </summary>
+    public (EncodedRequest Request, float[] Probabilities) Rank(RankRequest request)
+    {
+        if (Spec is null)
+            throw new ModelFormatException($"{Directory}: {ServingSpec.FileName} is missing; scoring raw requests needs a model trained by `train` on ml1m_din, amazon_din, behaviour_log or movielens_seed data (synthetic data has no raw ids)");
+        EncodedRequest encoded;
+        try { encoded = Spec.Encode(request, Model.Schema); }
+        catch (InvalidOperationException e) { throw new ModelFormatException($"{Path.Combine(Directory, ServingSpec.FileName)}: {e.Message}"); }
+        return (encoded, Predict(encoded.Rows));
     }
 
     /// <summary>Click probabilities of every row, in order.</summary>

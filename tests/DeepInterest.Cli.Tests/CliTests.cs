@@ -33,6 +33,83 @@ public class CliTests : IDisposable
         using var m = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "metrics.json")));
         Assert.InRange(m.RootElement.GetProperty("test").GetProperty("auc").GetDouble(), 0.5, 1.0);
         Assert.True(m.RootElement.GetProperty("test").TryGetProperty("logloss", out _));
+        // Synthetic data has no raw ids: no serving spec, and raw rows are refused with a reason.
+        Assert.False(File.Exists(Path.Combine(outDir, "model", "serving.json")));
+        var raw = Path.Combine(_dir, "raw.csv");
+        File.WriteAllLines(raw, ["user,item,time", "a,b,1"]);
+        (code, err) = Run("predict", "--model", Path.Combine(outDir, "model"), "--data", raw, "--out", Path.Combine(_dir, "p.csv"));
+        Assert.Equal(1, code);
+        Assert.StartsWith($"error: {Path.Combine(outDir, "model")}: serving.json is missing", err.Trim());
+        Assert.Contains("a synthetic-data model scores only prepared .safetensors splits", err);
+    }
+
+    [Fact]
+    public void DinProtocolModelsScoreRawLogsByRawIds()
+    {
+        // 40 users, 30 items in 5 categories; DIEN on the DIN protocol (with negative histories).
+        var rng = new Random(8);
+        var lines = new List<string> { "user,item,time,category" };
+        for (int u = 0; u < 40; u++)
+            for (int k = 0, t = 1_000 + rng.Next(100); k < 8; k++, t += 1 + rng.Next(50))
+            {
+                int item = rng.Next(30);
+                lines.Add($"u{u},m{item},{t},g{item % 5}");
+            }
+        var log = Path.Combine(_dir, "log.csv");
+        File.WriteAllLines(log, lines);
+        var cfg = Path.Combine(_dir, "dien.yaml");
+        File.WriteAllText(cfg, $"data:\n  protocol: behaviour_log\n  log: {log}\n  category_column: category\n  negative_history: true\n  embedding_dim: 4\n  max_history: 5\n"
+            + "model:\n  kind: dien\n  mlp_hidden: [8]\n  attention_hidden: [4]\n  aux_hidden: [4]\ntrain:\n  epochs: 1\n  batch_size: 32\n");
+        var run = Path.Combine(_dir, "run");
+        var (code, err) = Run("train", "--config", cfg, "--out", run);
+        Assert.True(code == 0, err);
+        var model = Path.Combine(run, "model");
+        using (var spec = JsonDocument.Parse(File.ReadAllText(Path.Combine(model, "serving.json"))))
+        {
+            Assert.Equal("behaviour_log", spec.RootElement.GetProperty("protocol").GetString());
+            Assert.Equal(5, spec.RootElement.GetProperty("max_history").GetInt32());
+        }
+        // A raw log without labels, with a user and items the training log never had.
+        var rows = Path.Combine(_dir, "rows.csv");
+        File.WriteAllLines(rows, ["user,item,time", "u1,m3,5000", "newcomer,m4,5001", "u1,m7,5002", "newcomer,brand-new,5003", "u1,m3,5004"]);
+        var outCsv = Path.Combine(_dir, "p.csv");
+        (code, err) = Run("predict", "--model", model, "--data", rows, "--out", outCsv);
+        Assert.True(code == 0, err);
+        var preds = File.ReadAllLines(outCsv);
+        Assert.Equal("row,user,item,probability", preds[0]);
+        Assert.Equal(["0,u1,m3", "1,newcomer,m4", "2,u1,m7", "3,newcomer,brand-new", "4,u1,m3"], preds.Skip(1).Select(l => l[..l.LastIndexOf(',')]));
+        Assert.All(preds.Skip(1), l => Assert.InRange(double.Parse(l.Split(',')[3], System.Globalization.CultureInfo.InvariantCulture), 0.0, 1.0));
+        // One request of raw values scores as predict scored the same row: u1 with history m3, candidate m7 (row 2).
+        var scorer = DeepInterest.Models.ScoringModel.Open(model);
+        var (request, p) = scorer.Rank(new DeepInterest.Data.Serving.RankRequest { User = "u1", History = [new("m3")], Candidates = ["m7", "brand-new"] });
+        Assert.Equal((1, 1, 1), (request.HistoryGiven, request.HistoryUsed, request.UnknownCandidates));
+        Assert.Equal(double.Parse(preds[3].Split(',')[3], System.Globalization.CultureInfo.InvariantCulture), p[0], 5);
+        var noCandidates = Assert.Throws<DeepInterest.Data.Serving.RequestException>(() => scorer.Rank(new DeepInterest.Data.Serving.RankRequest { User = "u1" }));
+        Assert.Equal("candidates", noCandidates.Field);
+        // evaluate needs labels; with them it scores.
+        (code, err) = Run("evaluate", "--model", model, "--data", rows);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: {rows}: no 'label' column; evaluate needs labelled rows (predict scores rows without labels)", err.Trim());
+        var labelled = Path.Combine(_dir, "labelled.csv");
+        File.WriteAllLines(labelled, ["user,item,time,label", "u1,m3,5000,1", "u1,m9,5000,0", "u2,m4,5001,1", "u2,m8,5001,0", "u1,m7,5002,1", "u1,m1,5002,0"]);
+        (code, err) = Run("evaluate", "--model", model, "--data", labelled);
+        Assert.True(code == 0, err);
+        // explain names the history by raw item ids: row 4 (u1's third row) has m3, m7 before it.
+        var svg = Path.Combine(_dir, "why.svg");
+        (code, err) = Run("explain", "--model", model, "--data", rows, "--row", "4", "--out", svg);
+        Assert.True(code == 0, err);
+        var text = File.ReadAllText(svg);
+        Assert.Contains("row 4 (user u1, item m3)", text);
+        Assert.Contains(">m3</text>", text);
+        Assert.Contains(">m7</text>", text);
+        Assert.DoesNotContain(">#", text);
+        (code, err) = Run("predict", "--model", model, "--data", Path.Combine(_dir, "missing.csv"), "--out", outCsv);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: {Path.Combine(_dir, "missing.csv")}: file not found", err.Trim());
+        File.WriteAllLines(rows, ["user,item,time", "u1,m3,soon"]);
+        (code, err) = Run("predict", "--model", model, "--data", rows, "--out", outCsv);
+        Assert.Equal(1, code);
+        Assert.Equal($"error: {rows}:2:3: 'time' expected an integer, got 'soon'", err.Trim());
     }
 
     [Fact]
@@ -107,9 +184,25 @@ public class CliTests : IDisposable
         var cache = Path.Combine(_dir, "cache");
         var (code, err) = Run("prepare", "--config", cfg, "--out", cache);
         Assert.True(code == 0, err);
+        Assert.True(File.Exists(Path.Combine(cache, "serving.json")));
         var run = Path.Combine(_dir, "dsin");
         (code, err) = Run("train", "--config", cfg, "--out", run, "--set", $"data.cache={cache}");
         Assert.True(code == 0, err);
+        Assert.Equal(File.ReadAllText(Path.Combine(cache, "serving.json")), File.ReadAllText(Path.Combine(run, "model", "serving.json")));
+        // The raw log itself: sessions are cut from each user's earlier rows; predict names raw ids, also for a prepared split.
+        var raw = Path.Combine(_dir, "raw.svg");
+        (code, err) = Run("explain", "--model", Path.Combine(run, "model"), "--data", log, "--row", "700", "--out", raw);
+        Assert.True(code == 0, err);
+        Assert.Contains("share of the session interest", File.ReadAllText(raw));
+        Assert.Matches(">m[0-9]+</text>", File.ReadAllText(raw));
+        (code, err) = Run("predict", "--model", Path.Combine(run, "model"), "--data", log, "--out", Path.Combine(_dir, "r.csv"));
+        Assert.True(code == 0, err);
+        var scored = File.ReadAllLines(Path.Combine(_dir, "r.csv"));
+        Assert.Equal(lines.Count, scored.Length);                                                 // every row, the first of each user with no history at all
+        Assert.All(scored.Skip(1), l => Assert.InRange(double.Parse(l.Split(',')[3], System.Globalization.CultureInfo.InvariantCulture), 0.0, 1.0));
+        (code, err) = Run("predict", "--model", Path.Combine(run, "model"), "--data", Path.Combine(cache, "test.safetensors"), "--out", Path.Combine(_dir, "t.csv"));
+        Assert.True(code == 0, err);
+        Assert.Matches("^0,u[0-9]+,m[0-9]+,", File.ReadAllLines(Path.Combine(_dir, "t.csv"))[1]);
         var svg = Path.Combine(_dir, "why.svg");
         (code, err) = Run("explain", "--model", Path.Combine(run, "model"), "--data", Path.Combine(cache, "test.safetensors"), "--row", "0", "--out", svg);
         Assert.True(code == 0, err);
@@ -189,14 +282,18 @@ public class ScoreCommandTests
             var outCsv = Path.Combine(dir, "p.csv");
             Assert.Equal(0, Program.Main(["predict", "--model", model, "--data", csv, "--out", outCsv]));
             var preds = File.ReadAllLines(outCsv);
-            Assert.Equal("row,user_id,probability", preds[0]);
+            Assert.Equal("row,user,item,probability", preds[0]);
             Assert.Equal(3, preds.Length - 1);                        // two test rows + the unseen one
-            Assert.All(preds.Skip(1), l => Assert.InRange(double.Parse(l.Split(',')[2], System.Globalization.CultureInfo.InvariantCulture), 0.0, 1.0));
+            Assert.StartsWith("2,999999,999998,", preds[3]);
+            Assert.All(preds.Skip(1), l => Assert.InRange(double.Parse(l.Split(',')[3], System.Globalization.CultureInfo.InvariantCulture), 0.0, 1.0));
+            Assert.True(File.Exists(Path.Combine(model, "serving.json")));
             var svg = Path.Combine(dir, "e.svg");
             Assert.Equal(0, Program.Main(["explain", "--model", model, "--data", csv, "--row", "2", "--out", svg]));
             var text = File.ReadAllText(svg);
             Assert.Contains("<svg", text);
-            Assert.Equal(2, text.Split("<rect x=\"160\"").Length - 1);                         // one bar per history item (2 in that row)
+            Assert.Equal(2, text.Split("<rect x=\"260\"").Length - 1);                         // one bar per history item (2 in that row)
+            Assert.Contains(">(unknown)</text>", text);                                            // 999997 was never seen
+            Assert.Contains(">48 Pocahontas (1995)</text>", text);                                 // raw id and title from the training rows
             Assert.Equal(1, Program.Main(["explain", "--model", model, "--data", csv, "--row", "99", "--out", svg]));
         }
         finally { Directory.Delete(dir, true); }

@@ -3,6 +3,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using DeepInterest.Cli.Config;
+using DeepInterest.Data.Serving;
 using DeepInterest.Data.Storage;
 using DeepInterest.Engine.IO;
 using Spectre.Console;
@@ -12,8 +13,9 @@ namespace DeepInterest.Cli.Commands;
 /// <summary>
 /// <c>prepare --config X.yaml --out DIR</c>: builds the config's data protocol once and writes the
 /// encoded splits as dataset caches (DIR/train.safetensors, valid.safetensors, test.safetensors),
-/// the fitted encoders (when the protocol has any) and DIR/prepare.json with the counts. A config
-/// with <c>data.cache: DIR</c> then trains without re-parsing text.
+/// the fitted encoders (when the protocol has any), the serving spec (DIR/serving.json, every
+/// protocol but synthetic) and DIR/prepare.json with the counts. A config with <c>data.cache: DIR</c>
+/// then trains without re-parsing text, and copies the spec into its model folder.
 /// </summary>
 public static class PrepareCommand
 {
@@ -34,13 +36,16 @@ public static class PrepareCommand
         var cfg = ConfigBinder.LoadFile<TrainConfig>(configPath, overrides);
         if (cfg.Data.Cache is not null) throw new ArgumentException($"{configPath}: data.cache is set; prepare builds a protocol, so remove it");
         var sw = Stopwatch.StartNew();
-        var (train, valid, test, encoders) = TrainCommand.Build(cfg.Data, (ulong)cfg.Train.Seed);
+        var (train, valid, test, encoders, spec) = TrainCommand.Build(cfg.Data, (ulong)cfg.Train.Seed);
         double buildSeconds = sw.Elapsed.TotalSeconds;
         Directory.CreateDirectory(outDir);
         DatasetCache.Save(train, Path.Combine(outDir, TrainFile));
         DatasetCache.Save(valid, Path.Combine(outDir, ValidFile));
         DatasetCache.Save(test, Path.Combine(outDir, TestFile));
         if (encoders is not null) AtomicFile.WriteAllText(Path.Combine(outDir, ScoringModel.EncodersFile), encoders.ToJson());
+        // A spec left by an earlier run into the same folder would describe other data.
+        if (spec is not null) spec.Save(Path.Combine(outDir, ServingSpec.FileName));
+        else File.Delete(Path.Combine(outDir, ServingSpec.FileName));
         var summary = new Dictionary<string, object>
         {
             ["protocol"] = cfg.Data.Protocol.ToString(), ["seed"] = cfg.Train.Seed, ["train"] = train.Count, ["valid"] = valid.Count, ["test"] = test.Count,

@@ -4,6 +4,7 @@ using System.Text.Json;
 using DeepInterest.Cli.Config;
 using DeepInterest.Data.Batches;
 using DeepInterest.Data.Protocols;
+using DeepInterest.Data.Serving;
 using DeepInterest.Data.Storage;
 using DeepInterest.Data.Synthetic;
 using DeepInterest.Engine.IO;
@@ -18,8 +19,8 @@ namespace DeepInterest.Cli.Commands;
 
 /// <summary>
 /// <c>train --config X.yaml [--out DIR] [--set key=value …]</c>: builds the data, trains with early
-/// stopping on validation, evaluates the best epoch on test and writes DIR/model/, history.csv and
-/// curves.svg and metrics.json.
+/// stopping on validation, evaluates the best epoch on test and writes DIR/model/ (with serving.json,
+/// what scoring raw requests needs, for every protocol but synthetic), history.csv, curves.svg and metrics.json.
 /// </summary>
 public static class TrainCommand
 {
@@ -41,7 +42,7 @@ public static class TrainCommand
         var checkpoint = Path.Combine(outDir, "checkpoint");
         if (resume && !File.Exists(Path.Combine(checkpoint, Checkpoint.StateFile)))
             throw new ArgumentException($"--resume: {checkpoint} holds no checkpoint (train --out {outDir} writes one after every epoch)");
-        var (train, valid, test, encoders) = LoadData(cfg.Data, (ulong)cfg.Train.Seed);
+        var (train, valid, test, encoders, spec) = LoadData(cfg.Data, (ulong)cfg.Train.Seed);
         using var stream = cfg.Data.StreamChunkRows > 0 ? Stream(cfg, train) : null;
         string source = cfg.Data.Cache is null ? cfg.Data.Protocol.ToString() : $"cache {cfg.Data.Cache}" + (stream is null ? "" : $" (streamed in chunks of {cfg.Data.StreamChunkRows:N0} rows)");
         AnsiConsole.MarkupLine($"[bold]{cfg.Model.Kind}[/] on {Markup.Escape(source)}: {(stream?.Count ?? train!.Count):N0} train, {valid.Count:N0} validation, {test.Count:N0} test rows");
@@ -71,6 +72,9 @@ public static class TrainCommand
         };
         ModelStore.Save(Path.Combine(outDir, "model"), model, metrics);
         if (encoders is not null) AtomicFile.WriteAllText(Path.Combine(outDir, "model", ScoringModel.EncodersFile), encoders.ToJson());
+        // A spec left by an earlier run into the same folder would describe other data.
+        if (spec is not null) spec.Save(Path.Combine(outDir, "model", ServingSpec.FileName));
+        else File.Delete(Path.Combine(outDir, "model", ServingSpec.FileName));
         HistoryWriter.WriteCsv(Path.Combine(outDir, "history.csv"), fit.History);
         HistoryWriter.WriteSvg(Path.Combine(outDir, "curves.svg"), fit.History);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), MetricsJson(metrics));
@@ -102,42 +106,48 @@ public static class TrainCommand
         return new StreamingBatches(Path.Combine(cfg.Data.Cache, PrepareCommand.TrainFile), cfg.Data.StreamChunkRows, cfg.Train.BatchSize, shuffle: true, (ulong)cfg.Train.Seed);
     }
 
-    /// <summary>The prepared cache when <c>data.cache</c> is set (train stays on disk when streaming), else the protocol's build.</summary>
-    internal static (CtrDataset? Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders) LoadData(DataConfig d, ulong seed)
+    /// <summary>
+    /// The prepared cache when <c>data.cache</c> is set (train stays on disk when streaming; the
+    /// cache's encoders and serving spec travel on to the model folder), else the protocol's build.
+    /// </summary>
+    internal static (CtrDataset? Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders, ServingSpec? Spec) LoadData(DataConfig d, ulong seed)
     {
         if (d.Cache is { } dir)
         {
             if (!Directory.Exists(dir)) throw new ArgumentException($"data.cache: {dir} does not exist (write it with `deepinterest prepare --config X.yaml --out {dir}`)");
             var enc = Path.Combine(dir, ScoringModel.EncodersFile);
             var encoders = File.Exists(enc) ? MovieLensSeed.Encoders.FromJson(File.ReadAllText(enc), enc) : null;
+            var specPath = Path.Combine(dir, ServingSpec.FileName);
+            var spec = File.Exists(specPath) ? ServingSpec.Load(specPath) : null;
             var train = d.StreamChunkRows > 0 ? null : DatasetCache.Load(Path.Combine(dir, PrepareCommand.TrainFile));
-            return (train, DatasetCache.Load(Path.Combine(dir, PrepareCommand.ValidFile)), DatasetCache.Load(Path.Combine(dir, PrepareCommand.TestFile)), encoders);
+            return (train, DatasetCache.Load(Path.Combine(dir, PrepareCommand.ValidFile)), DatasetCache.Load(Path.Combine(dir, PrepareCommand.TestFile)), encoders, spec);
         }
         return Build(d, seed);
     }
 
-    internal static (CtrDataset Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders) Build(DataConfig d, ulong seed)
+    /// <summary>Builds the config's protocol: the splits, the seed protocol's fitted encoders, and the serving spec (null for synthetic data, which has no raw ids).</summary>
+    internal static (CtrDataset Train, CtrDataset Valid, CtrDataset Test, MovieLensSeed.Encoders? Encoders, ServingSpec? Spec) Build(DataConfig d, ulong seed)
     {
         if (d.Protocol == DataProtocol.Synthetic)
         {
             var data = PlantedInterest.Generate(new PlantedInterestOptions(Samples: d.Samples, Users: d.Samples / 2, EmbeddingDim: d.EmbeddingDim, Seed: seed));
             int nTrain = d.Samples * 8 / 10, nValid = d.Samples / 10;
             return (data.Take(Enumerable.Range(0, nTrain).ToList()), data.Take(Enumerable.Range(nTrain, nValid).ToList()),
-                data.Take(Enumerable.Range(nTrain + nValid, d.Samples - nTrain - nValid).ToList()), null);
+                data.Take(Enumerable.Range(nTrain + nValid, d.Samples - nTrain - nValid).ToList()), null, null);
         }
         if (d.Protocol == DataProtocol.Ml1mDin)
         {
-            var (seqs, cats, times) = MovieLens1M.ReadWithTimes(d.Ordered, d.Movies);
-            var r = DinProtocol.Build(seqs, cats, new DinProtocolOptions(d.MaxHistory, d.ValidFraction, d.EmbeddingDim, seed, d.NegativeHistory,
-                d.MaxSessions, d.SessionLength, d.SessionGapSeconds), times);
-            return (r.Train, r.Valid, r.Test, null);
+            var ml = MovieLens1M.ReadLog(d.Ordered, d.Movies);
+            var r = DinProtocol.Build(ml.Sequences, ml.CategoryOf, new DinProtocolOptions(d.MaxHistory, d.ValidFraction, d.EmbeddingDim, seed, d.NegativeHistory,
+                d.MaxSessions, d.SessionLength, d.SessionGapSeconds), ml.Times, ml.Raw);
+            return (r.Train, r.Valid, r.Test, null, r.Spec);
         }
         var options = new DinProtocolOptions(d.MaxHistory, d.ValidFraction, d.EmbeddingDim, seed, d.NegativeHistory, d.MaxSessions, d.SessionLength, d.SessionGapSeconds);
         if (d.Protocol == DataProtocol.AmazonDin)
         {
             var log = AmazonMcAuley.Read(d.Reviews, d.Meta.Length == 0 ? null : d.Meta);
-            var r = DinProtocol.Build(log.Sequences, log.CategoryOf, options, log.Times);
-            return (r.Train, r.Valid, r.Test, null);
+            var r = DinProtocol.Build(log.Sequences, log.CategoryOf, options, log.Times, log.Raw);
+            return (r.Train, r.Valid, r.Test, null, r.Spec);
         }
         if (d.Protocol == DataProtocol.BehaviourLog)
         {
@@ -146,13 +156,13 @@ public static class TrainCommand
             if (cols.Label is not null)
             {
                 var lr = BehaviourLog.BuildLabeled(d.Log, cols, options);
-                return (lr.Train, lr.Valid, lr.Test, null);
+                return (lr.Train, lr.Valid, lr.Test, null, lr.Spec);
             }
             var log = BehaviourLog.Read(d.Log, cols);
-            var r = DinProtocol.Build(log.Sequences, log.CategoryOf, options, log.Times);
-            return (r.Train, r.Valid, r.Test, null);
+            var r = DinProtocol.Build(log.Sequences, log.CategoryOf, options, log.Times, log.Raw);
+            return (r.Train, r.Valid, r.Test, null, r.Spec);
         }
         var s = MovieLensSeed.Load(d.Train, d.Test, d.EmbeddingDim, d.ValidFraction, seed, d.MinCount);
-        return (s.Train, s.Valid, s.Test, s.Fitted);
+        return (s.Train, s.Valid, s.Test, s.Fitted, s.Spec);
     }
 }

@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using DeepInterest.Data.Readers;
+using DeepInterest.Data.Serving;
 
 namespace DeepInterest.Data.Protocols;
 
@@ -18,7 +19,11 @@ namespace DeepInterest.Data.Protocols;
 /// </summary>
 public static class AmazonMcAuley
 {
-    public sealed record Log(List<int[]?> Sequences, int[] CategoryOf, List<long[]?> Times, string[] Users, string[] Items, string[] Categories, int Reviews);
+    public sealed record Log(List<int[]?> Sequences, int[] CategoryOf, List<long[]?> Times, string[] Users, string[] Items, string[] Categories, int Reviews)
+    {
+        /// <summary>The raw strings of the ids (reviewerID, asin, category), index = id, for <see cref="DinProtocol.Build"/>'s serving spec.</summary>
+        public RawIds Raw => new("amazon_din", [null, .. Users], [null, .. Items], [null, .. Categories]);
+    }
 
     private static StreamReader Open(string path)
     {

@@ -1,6 +1,7 @@
 using DeepInterest.Data.Batches;
 using DeepInterest.Data.Readers;
 using DeepInterest.Data.Schema;
+using DeepInterest.Data.Serving;
 
 namespace DeepInterest.Data.Protocols;
 
@@ -19,12 +20,16 @@ public sealed record BehaviourLogColumns(string User = "user", string Item = "it
 /// </summary>
 public static class BehaviourLog
 {
-    public sealed record Log(List<int[]?> Sequences, int[] CategoryOf, List<long[]?> Times, int Rows);
+    /// <summary>The per-user sequences, and <see cref="Raw"/>: the raw strings of the ids, for <see cref="DinProtocol.Build"/>'s serving spec.</summary>
+    public sealed record Log(List<int[]?> Sequences, int[] CategoryOf, List<long[]?> Times, int Rows)
+    {
+        public RawIds Raw { get; init; } = new("behaviour_log", [], [], []);
+    }
 
     private sealed record Row(int User, int Item, long Time, float Label);
 
     /// <summary>Reads the CSV; bad rows are errors naming file:line:column.</summary>
-    private static (List<Row> Rows, int[] CategoryOf, int Users, int Items) ReadRows(string path, BehaviourLogColumns c, char delimiter)
+    private static (List<Row> Rows, int[] CategoryOf, int Users, int Items, RawIds Raw) ReadRows(string path, BehaviourLogColumns c, char delimiter)
     {
         var t = CsvTable.Read(path, delimiter);
         int cu = t.Column(c.User), ci = t.Column(c.Item), ct = t.Column(c.Time);
@@ -57,16 +62,25 @@ public static class BehaviourLog
             }
             rows.Add(new Row(u, it, time, label));
         }
-        return (rows, catOfItem.ToArray(), users.Count, items.Count);
+        // Without a category column every item has category 1, named "(none)".
+        var raw = new RawIds("behaviour_log", Names(users), Names(items), cc >= 0 ? Names(cats) : [null, "(none)"]);
+        return (rows, catOfItem.ToArray(), users.Count, items.Count, raw);
+
+        static string?[] Names(Dictionary<string, int> ids)
+        {
+            var names = new string?[ids.Count + 1];
+            foreach (var (name, id) in ids) names[id] = name;
+            return names;
+        }
     }
 
     /// <summary>Per-user click sequences in time order (ties keep file order), for <see cref="DinProtocol.Build"/>.</summary>
     public static Log Read(string path, BehaviourLogColumns columns, char delimiter = ',')
     {
         if (columns.Label is not null) throw new ArgumentException("a log with a label column is built with BuildLabeled, not Read");
-        var (rows, categoryOf, users, _) = ReadRows(path, columns, delimiter);
+        var (rows, categoryOf, users, _, raw) = ReadRows(path, columns, delimiter);
         var (seqs, times) = DinProtocol.Sequences(rows.Select(x => (x.User, x.Item, x.Time, x.Time)), users);
-        return new Log(seqs, categoryOf, times, rows.Count);
+        return new Log(seqs, categoryOf, times, rows.Count) { Raw = raw };
     }
 
     /// <summary>Impressions with labels → train/valid/test by time (see the class summary); schema as <see cref="DinProtocol.Schema"/>.</summary>
@@ -74,7 +88,7 @@ public static class BehaviourLog
     {
         if (columns.Label is null) throw new ArgumentException("BuildLabeled needs a label column");
         o.Validate();
-        var (rows, categoryOf, users, items) = ReadRows(path, columns, delimiter);
+        var (rows, categoryOf, users, items, raw) = ReadRows(path, columns, delimiter);
         var schema = DinProtocol.Schema(users + 1, items + 1, categoryOf.Max() + 1, o with { NegativeHistory = false, MaxSessions = 0 });
         var byTime = rows.OrderBy(x => x.Time).ToList();                      // stable: ties keep file order
         int nTest = Math.Max(1, rows.Count / 10), nValid = Math.Max(1, rows.Count / 10), nTrain = rows.Count - nTest - nValid;
@@ -102,6 +116,9 @@ public static class BehaviourLog
             }
             if (x.Label == 1f) past.Add((x.Item, x.Time));
         }
-        return new DinProtocol.Result(sets[0], sets[1], sets[2], users, items, categoryOf.Skip(1).Distinct().Count());
+        return new DinProtocol.Result(sets[0], sets[1], sets[2], users, items, categoryOf.Skip(1).Distinct().Count())
+        {
+            Spec = ServingSpec.ForDinProtocol(raw, categoryOf, o, impressions: true),
+        };
     }
 }

@@ -1,5 +1,6 @@
 using DeepInterest.Data.Batches;
 using DeepInterest.Data.Schema;
+using DeepInterest.Data.Serving;
 
 namespace DeepInterest.Data.Protocols;
 
@@ -44,13 +45,18 @@ public sealed record DinProtocolOptions(int MaxHistory = 20, double ValidUserFra
 /// </summary>
 public static class DinProtocol
 {
-    public sealed record Result(CtrDataset Train, CtrDataset Valid, CtrDataset Test, int Users, int Items, int Categories);
+    /// <summary>The splits and counts; <see cref="Spec"/> is what scoring raw requests needs (null when the build was given no raw ids).</summary>
+    public sealed record Result(CtrDataset Train, CtrDataset Valid, CtrDataset Test, int Users, int Items, int Categories)
+    {
+        public ServingSpec? Spec { get; init; }
+    }
 
     /// <param name="sequences">per user (index = user id ≥ 1), the item ids (≥ 1) in time order</param>
     /// <param name="categoryOf">item id → category id (≥ 1)</param>
     /// <param name="o">protocol options</param>
     /// <param name="times">per user, the behaviours' times in seconds (non-decreasing); needed for sessions</param>
-    public static Result Build(IReadOnlyList<int[]?> sequences, int[] categoryOf, DinProtocolOptions o, IReadOnlyList<long[]?>? times = null)
+    /// <param name="raw">the raw strings behind the ids; given, the result carries its <see cref="ServingSpec"/></param>
+    public static Result Build(IReadOnlyList<int[]?> sequences, int[] categoryOf, DinProtocolOptions o, IReadOnlyList<long[]?>? times = null, RawIds? raw = null)
     {
         o.Validate();
         if (o.MaxSessions > 0 && times is null) throw new ArgumentException("max_sessions needs behaviour timestamps; this data source has none.");
@@ -95,7 +101,10 @@ public static class DinProtocol
             if (validUsers[u]) { Add(valid, iv, u, s, s.Length - 2, seen, categoryOf, rng, negRng, allItems, o, sessionStart); iv += 2; }
             Add(test, ie, u, s, s.Length - 1, seen, categoryOf, rng, negRng, allItems, o, sessionStart); ie += 2;
         }
-        return new Result(train, valid, test, Enumerable.Range(1, users).Count(u => sequences[u] is { Length: >= 3 } && Timed(u)), allItems.Distinct().Count(), categoryOf.Skip(1).Where(c => c > 0).Distinct().Count());
+        return new Result(train, valid, test, Enumerable.Range(1, users).Count(u => sequences[u] is { Length: >= 3 } && Timed(u)), allItems.Distinct().Count(), categoryOf.Skip(1).Where(c => c > 0).Distinct().Count())
+        {
+            Spec = raw is null ? null : ServingSpec.ForDinProtocol(raw, categoryOf, o),
+        };
     }
 
     /// <summary>
@@ -143,20 +152,30 @@ public static class DinProtocol
         return starts;
     }
 
-    /// <summary>Sessions of behaviours s[0 … k−1] for row <paramref name="row"/>: the last S, oldest first, each its last L behaviours.</summary>
-    private static void FillSessions(CtrDataset d, int row, int[] s, int k, int[] categoryOf, int[] starts, DinProtocolOptions o)
+    /// <summary>
+    /// The last <c>found.Length</c> sessions of behaviours 0 … k−1 as [start, end) ranges, newest first
+    /// (walking back from behaviour k−1; a session open at k is cut there); returns how many. Shared
+    /// with serving (<see cref="ServingSpec.Encode"/>) so both cut sessions the same way.
+    /// </summary>
+    internal static int SessionRanges(int[] starts, int k, Span<(int Start, int End)> found)
     {
-        var si = d.Sessions["sess_item"]; var sc = d.Sessions["sess_cate"];
-        int S = o.MaxSessions, L = o.SessionLength;
-        // Walk back from behaviour k−1 collecting session [start, end) ranges, newest first.
-        Span<(int Start, int End)> found = stackalloc (int, int)[S];
         int count = 0, end = k;
-        while (end > 0 && count < S)
+        while (end > 0 && count < found.Length)
         {
             int start = starts[end - 1];
             found[count++] = (start, end);
             end = start;
         }
+        return count;
+    }
+
+    /// <summary>Sessions of behaviours s[0 … k−1] for row <paramref name="row"/>: the last S, oldest first, each its last L behaviours.</summary>
+    private static void FillSessions(CtrDataset d, int row, int[] s, int k, int[] categoryOf, int[] starts, DinProtocolOptions o)
+    {
+        var si = d.Sessions["sess_item"]; var sc = d.Sessions["sess_cate"];
+        int S = o.MaxSessions, L = o.SessionLength;
+        Span<(int Start, int End)> found = stackalloc (int, int)[S];
+        int count = SessionRanges(starts, k, found);
         si.Counts[row] = sc.Counts[row] = count;
         for (int c = 0; c < count; c++)
         {
@@ -229,10 +248,25 @@ public static class MovieLens1M
     /// </summary>
     public static (List<int[]?> Sequences, int[] CategoryOf, List<long[]?> Times) ReadWithTimes(string orderedCsvGz, string moviesDat)
     {
+        var log = ReadLog(orderedCsvGz, moviesDat);
+        return (log.Sequences, log.CategoryOf, log.Times);
+    }
+
+    /// <summary>The log of <see cref="ReadWithTimes"/> and the raw strings of its ids (for serving).</summary>
+    public sealed record Log(List<int[]?> Sequences, int[] CategoryOf, List<long[]?> Times, RawIds Raw);
+
+    /// <summary>
+    /// As <see cref="ReadWithTimes"/>, plus <see cref="RawIds"/>: user and movie ids are the MovieLens
+    /// ids themselves (so their raw strings are the numbers), categories are first genres numbered in
+    /// order of first appearance in movies.dat, and item names are its titles.
+    /// </summary>
+    public static Log ReadLog(string orderedCsvGz, string moviesDat)
+    {
         if (!File.Exists(orderedCsvGz)) throw new Readers.DataFormatException($"{orderedCsvGz}: file not found");
         if (!File.Exists(moviesDat)) throw new Readers.DataFormatException($"{moviesDat}: file not found");
         var genres = new Dictionary<string, int>();
         var cats = new Dictionary<int, int>();
+        var titles = new Dictionary<string, string>();
         int line = 0;
         foreach (var l in File.ReadLines(moviesDat, System.Text.Encoding.Latin1))
         {
@@ -243,6 +277,7 @@ public static class MovieLens1M
             var first = parts[2].Split('|')[0];
             if (!genres.TryGetValue(first, out int g)) genres[first] = g = genres.Count + 1;
             cats[id] = g;
+            titles[id.ToString()] = parts[1];
         }
         var categoryOf = new int[cats.Keys.Max() + 1];
         foreach (var (id, g) in cats) categoryOf[id] = g;
@@ -266,7 +301,13 @@ public static class MovieLens1M
             }
         }
         var (seqs, times) = DinProtocol.Sequences(rows.Select(r => (r.User, r.Movie, r.Time, (long)r.Pos)), rows.Max(r => r.User));
-        return (seqs, categoryOf, times);
+        var genreNames = new string?[genres.Count + 1];
+        foreach (var (name, g) in genres) genreNames[g] = name;
+        var raw = new RawIds("ml1m_din",
+            seqs.Select((s, u) => s is null ? null : u.ToString()).ToArray(),
+            categoryOf.Select((c, m) => c == 0 ? null : m.ToString()).ToArray(),
+            genreNames) { ItemNames = titles };
+        return new Log(seqs, categoryOf, times, raw);
     }
 
     // The file leaves the timestamp empty where no source knew it (−1 here).

@@ -2,6 +2,7 @@ using DeepInterest.Data.Batches;
 using DeepInterest.Data.Encoders;
 using DeepInterest.Data.Readers;
 using DeepInterest.Data.Schema;
+using DeepInterest.Data.Serving;
 
 namespace DeepInterest.Data.Protocols;
 
@@ -18,6 +19,13 @@ public static class MovieLensSeed
 {
     public const int MaxHistory = 50, MaxGenres = 6;
     private static readonly string[] Sparse = ["gender", "movieId", "occupation", "zipCode"];
+
+    /// <summary>The columns with a category encoder in <see cref="Encoders.Categories"/>, and the genres column (<see cref="Encoders.Genres"/>).</summary>
+    internal static IReadOnlyList<string> CategoricalColumns => Sparse;
+    internal const string GenresColumn = "genres";
+
+    /// <summary>The user-side columns a request carries as its profile (userId itself is no feature).</summary>
+    public static readonly IReadOnlyList<string> ProfileColumns = ["gender", "age", "occupation", "zipCode"];
 
     public sealed record Encoders(Dictionary<string, CategoryEncoder> Categories, CategoryEncoder Genres, float[] AgeQuantiles)
     {
@@ -48,7 +56,11 @@ public static class MovieLensSeed
         foreach (var t in CsvTable.ReadChunks(csv, chunkRows)) yield return Build(t, e, schema);
     }
 
-    public sealed record Splits(CtrDataset Train, CtrDataset Valid, CtrDataset Test, Encoders Fitted);
+    /// <summary>The three splits, the encoders fitted on train and what a model trained on them needs to score raw requests.</summary>
+    public sealed record Splits(CtrDataset Train, CtrDataset Valid, CtrDataset Test, Encoders Fitted)
+    {
+        public ServingSpec? Spec { get; init; }
+    }
 
     /// <summary>
     /// Reads both files, fits encoders on train, and splits <paramref name="validFraction"/> of train (seeded) off for validation.
@@ -71,7 +83,62 @@ public static class MovieLensSeed
         int nValid = (int)Math.Round(all.Count * validFraction);
         var valid = all.Take(order[..nValid].OrderBy(i => i).ToList());
         var tr = all.Take(order[nValid..].OrderBy(i => i).ToList());
-        return new Splits(tr, valid, Build(test, enc, schema), enc);
+        return new Splits(tr, valid, Build(test, enc, schema), enc) { Spec = Spec(enc, train) };
+    }
+
+    /// <summary>
+    /// What serving needs, from the fitted encoders and the training file: every encoder as a
+    /// vocabulary (unknown = <see cref="CategoryEncoder.Unknown"/>), the training ages for the
+    /// quantile transform, and from the training rows each target movie's genres (the movie's first
+    /// row; movies seen only in histories, or mapped to unknown, have none) and titles (when the file
+    /// has a <c>title</c> column). A request carries gender, age, occupation and zipCode as its
+    /// profile; candidates and history are raw movieIds; the negative history is left empty.
+    /// </summary>
+    public static ServingSpec Spec(Encoders e, CsvTable train)
+    {
+        static ServingVocabulary Vocab(CategoryEncoder c)
+        {
+            var values = new string?[c.Size];
+            foreach (var (raw, id) in c.Vocabulary) values[id] = raw;
+            return new ServingVocabulary(CategoryEncoder.Unknown, values);
+        }
+        var movies = e.Categories["movieId"];
+        var genres = new int[movies.Size][];
+        Array.Fill(genres, []);
+        var titles = new Dictionary<string, string>();
+        int m = train.Column("movieId"), g = train.Column(GenresColumn), title = train.Header.Contains("title") ? train.Column("title") : -1;
+        for (int r = 0; r < train.Count; r++)
+        {
+            var raw = train.Id(r, m).ToString();
+            int id = movies.Encode(raw);
+            if (id != CategoryEncoder.Unknown && genres[id].Length == 0)
+                genres[id] = train.List(r, g, '|', MaxGenres, true).Select(e.Genres.Encode).ToArray();
+            if (title >= 0 && train.Text(r, title) is { Length: > 0 } name) titles.TryAdd(raw, name);
+        }
+        var vocabularies = Sparse.ToDictionary(c => c, c => Vocab(e.Categories[c]));
+        vocabularies[GenresColumn] = Vocab(e.Genres);
+        return new ServingSpec
+        {
+            Protocol = "movielens_seed",
+            RawFile = RawFileFormat.MovielensSeed,
+            MaxHistory = MaxHistory,
+            ItemVocabulary = "movieId",
+            Features =
+            [
+                new("gender", FeatureSource.Profile, Vocabulary: "gender", Field: "gender"),
+                new("movieId", FeatureSource.Candidate),
+                new("occupation", FeatureSource.Profile, Vocabulary: "occupation", Field: "occupation"),
+                new("zipCode", FeatureSource.Profile, Vocabulary: "zipCode", Field: "zipCode"),
+                new("age", FeatureSource.Profile, Field: "age", Numeric: "age"),
+                new(GenresColumn, FeatureSource.Candidate, Attribute: GenresColumn),
+                new("histHighRatedMovieIds", FeatureSource.History),
+                new("negHistMovieIds", FeatureSource.Empty),
+            ],
+            Numeric = new Dictionary<string, float[]> { ["age"] = e.AgeQuantiles },
+            Vocabularies = vocabularies,
+            ItemAttributes = new Dictionary<string, ItemAttribute> { [GenresColumn] = new(GenresColumn, genres) },
+            ItemNames = titles,
+        }.Validate();
     }
 
     private static Encoders Fit(CsvTable t, int minCount)
@@ -106,7 +173,7 @@ public static class MovieLensSeed
     }.Validate();
 
     /// <summary>The empirical CDF of the training ages (the tutorial's QuantileTransformer, uniform output).</summary>
-    private static float Quantile(float[] sorted, float v)
+    internal static float Quantile(float[] sorted, float v)
     {
         int lo = 0, hi = sorted.Length;
         while (lo < hi) { int mid = (lo + hi) / 2; if (sorted[mid] < v) lo = mid + 1; else hi = mid; }
@@ -116,10 +183,11 @@ public static class MovieLensSeed
     }
 
 
-    public static CtrDataset Build(CsvTable t, Encoders e, FeatureSchema schema)
+    /// <summary>Encodes the rows of a tutorial CSV; with <paramref name="requireLabels"/> false a file without a label column gets labels 0 (for prediction).</summary>
+    public static CtrDataset Build(CsvTable t, Encoders e, FeatureSchema schema, bool requireLabels = true)
     {
         var d = new CtrDataset(schema, t.Count);
-        int user = t.Column("userId"), label = t.Column("label"), age = t.Column("age"), genres = t.Column("genres");
+        int user = t.Column("userId"), label = requireLabels || t.Header.Contains("label") ? t.Column("label") : -1, age = t.Column("age"), genres = t.Column("genres");
         int hist = t.Column("histHighRatedMovieIds"), neg = t.Column("negHistMovieIds");
         var cols = Sparse.ToDictionary(n => n, t.Column);
         for (int r = 0; r < t.Count; r++)
@@ -130,6 +198,7 @@ public static class MovieLensSeed
             Fill(d.Sequences["genres"], r, t.List(r, genres, '|', MaxGenres, true), e.Genres);
             Fill(d.Sequences["histHighRatedMovieIds"], r, t.List(r, hist, '|', MaxHistory, true), e.Categories["movieId"]);
             Fill(d.Sequences["negHistMovieIds"], r, t.List(r, neg, '|', MaxHistory, true), e.Categories["movieId"]);
+            if (label < 0) { d.UserIds[r] = (int)t.Id(r, user); continue; }
             float y = t.Float(r, label);
             if (y is not (0f or 1f)) throw new DataFormatException($"{t.Where(r, label)}: 'label' expected 0 or 1, got '{t.Text(r, label)}'");
             d.Labels[r] = y;
