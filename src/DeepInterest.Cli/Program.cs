@@ -22,6 +22,7 @@ public static class Program
         root.Subcommands.Add(ScoreCommands.Evaluate());
         root.Subcommands.Add(ScoreCommands.Predict());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.SetAction(parse => demo.Parse([]).Invoke());
         bool verbose = args.Contains("--verbose");

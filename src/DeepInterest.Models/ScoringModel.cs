@@ -13,13 +13,13 @@ namespace DeepInterest.Models;
 /// rows for it — the serving spec saved beside it (<see cref="ServingSpec.FileName"/>, written for
 /// every protocol but synthetic), or for folders written before specs existed the seed protocol's
 /// encoders. Every method may be called from many threads at once: scoring keeps nothing on the model.
+/// Requests of raw values (one user, many candidates) go through <see cref="Serving.Ranker"/>.
 /// </summary>
 /// <example>
 /// <code>
 /// var scorer = ScoringModel.Open("runs/din/model");
 /// var rows = scorer.Read("log.csv");               // a raw file in the model's layout, or a split written by `prepare`
 /// float[] p = scorer.Predict(rows);                // click probabilities, in row order
-/// var (request, scores) = scorer.Rank(new RankRequest { User = "42", History = [new("7")], Candidates = ["3", "9"] });
 /// </code>
 /// </example>
 public sealed class ScoringModel
@@ -94,20 +94,6 @@ public sealed class ScoringModel
         }
         throw new ModelFormatException($"{Directory}: {ServingSpec.FileName} is missing, so raw rows cannot be encoded; `train` writes it for every protocol but synthetic "
             + "(a synthetic-data model scores only prepared .safetensors splits; retrain older folders)");
-    }
-
-    /// <summary>
-    /// Scores one raw request (<see cref="ServingSpec.Encode"/>): a probability per candidate, in
-    /// candidate order, with the encoded rows. Wrong fields throw <see cref="RequestException"/>.
-    /// </summary>
-    public (EncodedRequest Request, float[] Probabilities) Rank(RankRequest request)
-    {
-        if (Spec is null)
-            throw new ModelFormatException($"{Directory}: {ServingSpec.FileName} is missing; scoring raw requests needs a model trained by `train` on ml1m_din, amazon_din, behaviour_log or movielens_seed data (synthetic data has no raw ids)");
-        EncodedRequest encoded;
-        try { encoded = Spec.Encode(request, Model.Schema); }
-        catch (InvalidOperationException e) { throw new ModelFormatException($"{Path.Combine(Directory, ServingSpec.FileName)}: {e.Message}"); }
-        return (encoded, Predict(encoded.Rows));
     }
 
     /// <summary>Click probabilities of every row, in order.</summary>

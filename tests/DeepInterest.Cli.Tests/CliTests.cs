@@ -80,11 +80,11 @@ public class CliTests : IDisposable
         Assert.Equal(["0,u1,m3", "1,newcomer,m4", "2,u1,m7", "3,newcomer,brand-new", "4,u1,m3"], preds.Skip(1).Select(l => l[..l.LastIndexOf(',')]));
         Assert.All(preds.Skip(1), l => Assert.InRange(double.Parse(l.Split(',')[3], System.Globalization.CultureInfo.InvariantCulture), 0.0, 1.0));
         // One request of raw values scores as predict scored the same row: u1 with history m3, candidate m7 (row 2).
-        var scorer = DeepInterest.Models.ScoringModel.Open(model);
-        var (request, p) = scorer.Rank(new DeepInterest.Data.Serving.RankRequest { User = "u1", History = [new("m3")], Candidates = ["m7", "brand-new"] });
-        Assert.Equal((1, 1, 1), (request.HistoryGiven, request.HistoryUsed, request.UnknownCandidates));
-        Assert.Equal(double.Parse(preds[3].Split(',')[3], System.Globalization.CultureInfo.InvariantCulture), p[0], 5);
-        var noCandidates = Assert.Throws<DeepInterest.Data.Serving.RequestException>(() => scorer.Rank(new DeepInterest.Data.Serving.RankRequest { User = "u1" }));
+        var ranker = DeepInterest.Models.Serving.Ranker.Open(model);
+        var ranked = ranker.Rank(new DeepInterest.Data.Serving.RankRequest { User = "u1", History = [new("m3")], Candidates = ["m7", "brand-new"] });
+        Assert.Equal((1, 1, 1), (ranked.HistoryGiven, ranked.HistoryUsed, ranked.UnknownCandidates));
+        Assert.Equal(double.Parse(preds[3].Split(',')[3], System.Globalization.CultureInfo.InvariantCulture), ranked.Candidates[0].Probability, 5);
+        var noCandidates = Assert.Throws<DeepInterest.Data.Serving.RequestException>(() => ranker.Rank(new DeepInterest.Data.Serving.RankRequest { User = "u1" }));
         Assert.Equal("candidates", noCandidates.Field);
         // evaluate needs labels; with them it scores.
         (code, err) = Run("evaluate", "--model", model, "--data", rows);

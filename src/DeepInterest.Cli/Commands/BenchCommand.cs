@@ -7,7 +7,7 @@ using DeepInterest.Models.Benchmarks;
 namespace DeepInterest.Cli.Commands;
 
 /// <summary>
-/// <c>bench WORKLOAD [--figure train|infer|latency|concurrent|profile|all] [--batch N] [--seconds S] [--json]</c>:
+/// <c>bench WORKLOAD [--figure train|infer|latency|concurrent|rank|profile|all] [--batch N] [--seconds S] [--json]</c>:
 /// the throughput workloads of the performance issue (the same shapes and synthetic distribution
 /// as ../shared/bench/pytorch; docs/performance.md has the side-by-side table). <c>concurrent</c>
 /// (not part of <c>all</c>) scores with one model from 1, 2 and 4 caller threads at once.
@@ -15,7 +15,7 @@ namespace DeepInterest.Cli.Commands;
 public static class BenchCommand
 {
     public static readonly string[] Names = ["amazon-din", "amazon-dien", "movielens-din", "movielens-dien"];
-    private static readonly string[] Figures = ["train", "infer", "latency", "concurrent", "profile", "profile-infer", "all"];
+    private static readonly string[] Figures = ["train", "infer", "latency", "concurrent", "rank", "profile", "profile-infer", "all"];
 
     /// <summary>The concurrent figure's request sizes (a serving request, the scoring batch) and caller counts.</summary>
     private static readonly int[] ConcurrentBatches = [100, 1024], ConcurrentCallers = [1, 2, 4];
@@ -23,7 +23,7 @@ public static class BenchCommand
     public static Command Create()
     {
         var workload = new Argument<string>("workload") { Description = string.Join(", ", Names) };
-        var figure = new Option<string>("--figure") { Description = "train (samples/s, allocation), infer (scoring at batch 1024), latency (batch 1 p50/p99), concurrent (one model, 1/2/4 caller threads at batch 100 and 1024: samples/s, p50/p99 per call; --seconds per cell; not in all), profile (per op, training), profile-infer (per op, scoring; use --batch 1024) or all", DefaultValueFactory = _ => "all" };
+        var figure = new Option<string>("--figure") { Description = "train (samples/s, allocation), infer (scoring at batch 1024), latency (batch 1 p50/p99), concurrent (one model, 1/2/4 caller threads at batch 100 and 1024: samples/s, p50/p99 per call; --seconds per cell; not in all), rank (one user, history 50, against 1/10/100/1000 candidates: shared user side vs independent rows vs one by one, candidates/s; --seconds per cell; not in all), profile (per op, training), profile-infer (per op, scoring; use --batch 1024) or all", DefaultValueFactory = _ => "all" };
         var batch = new Option<int>("--batch") { Description = "training batch size", DefaultValueFactory = _ => 256 };
         var seconds = new Option<double>("--seconds") { Description = "timed span per figure, after warm-up", DefaultValueFactory = _ => 20 };
         var threads = new Option<int>("--threads") { Description = "worker threads (0 = all cores)", DefaultValueFactory = _ => 0 };
@@ -47,6 +47,8 @@ public static class BenchCommand
         if (figure == "concurrent")
             foreach (int b in ConcurrentBatches)
                 foreach (var r in Workloads.Concurrent(workload, seconds, b, ConcurrentCallers)) Emit(r, json);
+        if (figure == "rank")
+            foreach (var r in Workloads.Rank(workload, seconds)) Emit(r, json);
         if (figure == "profile") Workloads.Profile(workload, batch, json);
         if (figure == "profile-infer") Workloads.Profile(workload, batch, json, scoring: true);
         return 0;

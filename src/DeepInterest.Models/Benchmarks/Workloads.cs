@@ -187,7 +187,7 @@ public static class Workloads
         double f = Stopwatch.Frequency / 1e3;
         return new()
         {
-            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "train", ["batch"] = batch,
+            ["workload"] = workload, ["model"] = options.Kind, ["phase"] = "train", ["batch"] = batch,
             ["samples_per_s"] = steps * batch / secs, ["steps"] = steps,
             ["fwd_ms"] = fwd / f / steps, ["bwd_ms"] = bwd / f / steps, ["optim_ms"] = step / f / steps,
             ["alloc_bytes_per_step"] = (double)allocPerStep, ["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
@@ -269,9 +269,68 @@ public static class Workloads
         while (sw.Elapsed.TotalSeconds < Math.Min(seconds, 10) || batches < 20) Pass(true);
         return new()
         {
-            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "infer", ["batch"] = 1024,
+            ["workload"] = workload, ["model"] = options.Kind, ["phase"] = "infer", ["batch"] = 1024,
             ["samples_per_s"] = batches * 1024 / sw.Elapsed.TotalSeconds, ["peak_rss_mb"] = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
         };
+    }
+
+    /// <summary>
+    /// A ranking request: one user with a full history (T = 50) against N candidates, N ∈ {1, 10, 100,
+    /// 1000}, scored three ways — one batch with the user's side computed once
+    /// (<see cref="ModelInput.SharedUser"/>, what <c>Ranker</c> does), the same batch as independent rows,
+    /// and each (user, candidate) row as its own 1-row batch — in candidates per second.
+    /// </summary>
+    public static IEnumerable<Dictionary<string, object>> Rank(string workload, double seconds)
+    {
+        var (schema, options) = Spec(workload);
+        var pool = Pool(schema, 2048, 20240601UL + 7);
+        var model = CtrModel.Create(schema, options);
+        model.Eval();
+        var rng = new Rng(99);
+        int user = 0;
+        foreach (var q in schema.Sequences)
+        {
+            var col = pool.Sequences[q.Name];
+            col.Lengths[user] = q.MaxLength;
+            for (int t = 0; t < q.MaxLength; t++) col.Ids[user * q.MaxLength + t] = 1 + (int)(rng.NextUInt() % (uint)(schema.Table(q.Table).Vocab - 1));
+        }
+        var targets = schema.Groups.SelectMany(g => g.Pairs.Select(p => p.Target)).Concat(schema.SessionGroups.SelectMany(g => g.Pairs.Select(p => p.Target))).ToHashSet();
+        foreach (int n in new[] { 1, 10, 100, 1000 })
+        {
+            var rows = pool.Take(Enumerable.Repeat(user, n).ToList());
+            for (int i = 0; i < n; i++)
+                foreach (var t in targets) rows.Sparse[t][i] = pool.Sparse[t][(i * 7 + 1) % pool.Count];   // candidates from the pool
+            var all = Enumerable.Range(0, n).ToArray();
+            var batch = new Batch();
+            batch.Fill(rows, all);
+            var singles = all.Select(i => { var b = new Batch(); b.Fill(rows, [i]); return b; }).ToArray();
+            var input = new ModelInput();
+            double Measure(Action pass)
+            {
+                WarmUp(pass, 2);
+                long done = 0;
+                var sw = Stopwatch.StartNew();
+                while (sw.Elapsed.TotalSeconds < seconds || done < 3) { pass(); done++; }
+                return done * n / sw.Elapsed.TotalSeconds;
+            }
+            void Score(Batch b, bool shared)
+            {
+                using var noGrad = Tape.NoGrad();
+                using var arena = Arena.Begin();
+                input.Load(schema, b);
+                input.SharedUser = shared;
+                _ = model.Forward(input).Logits.Span[0];
+            }
+            double shared = Measure(() => Score(batch, true));
+            double independent = Measure(() => Score(batch, false));
+            double oneByOne = Measure(() => { foreach (var b in singles) Score(b, false); });
+            yield return new()
+            {
+                ["workload"] = workload, ["model"] = options.Kind, ["phase"] = "rank", ["candidates"] = n, ["history"] = T,
+                ["shared_user_candidates_per_s"] = shared, ["independent_rows_candidates_per_s"] = independent, ["one_by_one_candidates_per_s"] = oneByOne,
+                ["speedup_over_one_by_one"] = shared / oneByOne,
+            };
+        }
     }
 
     /// <summary>
@@ -295,7 +354,7 @@ public static class Workloads
             alone ??= c == 1 ? samplesPerSecond : null;
             yield return new()
             {
-                ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "concurrent", ["batch"] = batch, ["callers"] = c,
+                ["workload"] = workload, ["model"] = options.Kind, ["phase"] = "concurrent", ["batch"] = batch, ["callers"] = c,
                 ["samples_per_s"] = samplesPerSecond, ["vs_one_caller"] = alone is { } a ? samplesPerSecond / a : double.NaN,
                 ["calls"] = lat.Length, ["p50_ms"] = lat[lat.Length / 2], ["p99_ms"] = lat[(int)(lat.Length * 0.99)], ["threads"] = Par.Threads,
             };
@@ -387,7 +446,7 @@ public static class Workloads
         lat.Sort();
         return new()
         {
-            ["workload"] = workload, ["model"] = options.Kind.ToString(), ["phase"] = "latency", ["batch"] = 1,
+            ["workload"] = workload, ["model"] = options.Kind, ["phase"] = "latency", ["batch"] = 1,
             ["p50_ms"] = lat[lat.Count / 2], ["p99_ms"] = lat[(int)(lat.Count * 0.99)], ["requests"] = lat.Count,
         };
     }

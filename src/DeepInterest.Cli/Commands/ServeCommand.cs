@@ -1,0 +1,34 @@
+using System.CommandLine;
+using DeepInterest.Serving;
+
+namespace DeepInterest.Cli.Commands;
+
+/// <summary><c>serve --model DIR [--port 8080]</c>: the HTTP ranking server (docs/serving.md).</summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder (DIR/model from train); /admin/reload loads it again", Required = true };
+        var host = new Option<string>("--host") { Description = "Address to listen on (0.0.0.0 for every interface)", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "TCP port", DefaultValueFactory = _ => 8080 };
+        var maxCandidates = new Option<int>("--max-candidates") { Description = "Most candidates one request may rank", DefaultValueFactory = _ => 1000 };
+        var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body accepted", DefaultValueFactory = _ => 1 << 20 };
+        var adminAnywhere = new Option<bool>("--admin-anywhere") { Description = "Accept /admin/reload from any address (default: loopback only)" };
+        var logRequests = new Option<bool>("--log-requests") { Description = "One log line per request" };
+        var cmd = new Command("serve", "Serve a model over HTTP: POST /v1/rank, GET /v1/model, /healthz, /readyz, /metrics, a page at /") { model, host, port, maxCandidates, maxBody, adminAnywhere, logRequests };
+        cmd.SetAction(p =>
+        {
+            var options = new ServeOptions
+            {
+                ModelDirectory = p.GetValue(model)!, Host = p.GetValue(host)!, Port = p.GetValue(port), MaxCandidates = p.GetValue(maxCandidates),
+                MaxBodyBytes = p.GetValue(maxBody), AdminFromAnywhere = p.GetValue(adminAnywhere), LogRequests = p.GetValue(logRequests),
+            }.Validate();
+            var app = ServingApp.Build(options);
+            app.Lifetime.ApplicationStarted.Register(() =>
+                Console.WriteLine($"serving {options.ModelDirectory} on {string.Join(", ", app.Urls)} (POST /v1/rank, GET /v1/model, /metrics; Ctrl+C stops)"));
+            app.Run();
+            return 0;
+        });
+        return cmd;
+    }
+}
