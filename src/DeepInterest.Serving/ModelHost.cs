@@ -38,7 +38,7 @@ public sealed class ModelHost(string directory, ILogger<ModelHost> log)
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 var reason = e.Message.Split('\n')[0];
-                log.LogError("reload of {Dir} refused: {Reason}; still serving version {Version}", Directory, reason, _current?.Version);
+                if (_current is not null) log.LogError("reload of {Dir} refused: {Reason}; still serving version {Version}", Directory, reason, _current.Version);
                 return (false, reason, _current);
             }
         }

@@ -8,7 +8,7 @@ namespace DeepInterest.Serving;
 internal static class Page
 {
     /// <summary>The file beside the model with example requests (raw ids of a few test users), written by <c>train</c>.</summary>
-    public const string ExamplesFile = "examples.json";
+    public const string ExamplesFile = Models.Serving.ExampleRequests.FileName;
 
     public static string Html { get; } = Load();
 

@@ -9,6 +9,13 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace DeepInterest.Serving.Tests;
 
+/// <summary>The serving tests share one fixture (the models train once) and run one class at a time.</summary>
+[CollectionDefinition(Name)]
+public sealed class ServerCollection : ICollectionFixture<ServerFixture>
+{
+    public const string Name = "server";
+}
+
 /// <summary>
 /// A small behaviour log (users with 4 favourite categories, clicks with times), DIN, DIEN and DSIN
 /// trained on it through the real CLI (`deepinterest train`, protocol behaviour_log), and a real

@@ -8,7 +8,8 @@ using DeepInterest.Models.Serving;
 
 namespace DeepInterest.Serving.Tests;
 
-public class ServingTests(ServerFixture f) : IClassFixture<ServerFixture>
+[Collection(ServerCollection.Name)]
+public class ServingTests(ServerFixture f)
 {
     private static JsonObject Body(int candidates = 5, int history = 10, bool attention = false, bool times = false)
     {
@@ -24,10 +25,13 @@ public class ServingTests(ServerFixture f) : IClassFixture<ServerFixture>
         return new JsonObject { ["user"] = "u7", ["history"] = h, ["candidates"] = c, ["attention"] = attention };
     }
 
-    private static async Task<(HttpStatusCode Status, JsonNode Json)> Post(HttpClient client, string path, string body, string type = "application/json")
+    private static async Task<(HttpStatusCode Status, JsonNode Json)> Post(HttpClient client, string path, string body, string type = "application/json", bool expectContinue = false)
     {
         using var content = new StringContent(body, Encoding.UTF8, type);
-        using var r = await client.PostAsync(path, content);
+        // A client that sends a large body asks first (Expect: 100-continue), so a refusal arrives before the upload.
+        using var message = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        message.Headers.ExpectContinue = expectContinue;
+        using var r = await client.SendAsync(message);
         var text = await r.Content.ReadAsStringAsync();
         return (r.StatusCode, JsonNode.Parse(text)!);
     }
@@ -133,7 +137,7 @@ public class ServingTests(ServerFixture f) : IClassFixture<ServerFixture>
 
         var big = Body();
         big["history"] = new JsonArray(Enumerable.Range(0, 20_000).Select(i => (JsonNode)JsonValue.Create($"i{i % 120}")!).ToArray());
-        (code, json) = await Post(client, "/v1/rank", big.ToJsonString());
+        (code, json) = await Post(client, "/v1/rank", big.ToJsonString(), expectContinue: true);
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, code);
         Assert.Contains("larger than this server's limit", json["error"]!.GetValue<string>());
 

@@ -1,5 +1,8 @@
 using System.CommandLine;
 using DeepInterest.Serving;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace DeepInterest.Cli.Commands;
 
@@ -25,7 +28,10 @@ public static class ServeCommand
             }.Validate();
             var app = ServingApp.Build(options);
             app.Lifetime.ApplicationStarted.Register(() =>
-                Console.WriteLine($"serving {options.ModelDirectory} on {string.Join(", ", app.Urls)} (POST /v1/rank, GET /v1/model, /metrics; Ctrl+C stops)"));
+            {
+                var urls = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+                Console.WriteLine($"serving {options.ModelDirectory} on {string.Join(", ", urls)} (POST /v1/rank, GET /v1/model, /metrics, the page at /; Ctrl+C or SIGTERM stops)");
+            });
             app.Run();
             return 0;
         });

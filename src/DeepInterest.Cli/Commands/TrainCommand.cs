@@ -75,6 +75,10 @@ public static class TrainCommand
         // A spec left by an earlier run into the same folder would describe other data.
         if (spec is not null) spec.Save(Path.Combine(outDir, "model", ServingSpec.FileName));
         else File.Delete(Path.Combine(outDir, "model", ServingSpec.FileName));
+        // Requests of raw values from the test split, for the server's page and for trying the model by hand.
+        var examples = spec is null ? null : Models.Serving.ExampleRequests.Build(spec, model.Schema, test);
+        if (examples is { Count: > 0 }) Models.Serving.ExampleRequests.Save(Path.Combine(outDir, "model", Models.Serving.ExampleRequests.FileName), examples);
+        else File.Delete(Path.Combine(outDir, "model", Models.Serving.ExampleRequests.FileName));
         HistoryWriter.WriteCsv(Path.Combine(outDir, "history.csv"), fit.History);
         HistoryWriter.WriteSvg(Path.Combine(outDir, "curves.svg"), fit.History);
         AtomicFile.WriteAllText(Path.Combine(outDir, "metrics.json"), MetricsJson(metrics));
