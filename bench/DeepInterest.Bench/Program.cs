@@ -22,7 +22,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        if (args.Length == 0) { Console.Error.WriteLine("usage: bench gemm | train|infer|latency amazon-din|amazon-dien [--batch N] [--seconds S] [--json]"); return 2; }
+        if (args.Length == 0) { Console.Error.WriteLine("usage: bench gemm | train|infer|latency amazon-din|amazon-dien [--batch N] [--seconds S] [--json] | rank --model DIR --requests BODIES.jsonl [--callers C]"); return 2; }
         bool json = args.Contains("--json");
         double seconds = Arg(args, "--seconds", 20.0);
         try
@@ -36,6 +36,7 @@ public static class Program
                 case "infer": Emit(Workloads.Infer(args[1], seconds), json); return 0;
                 case "latency": Emit(Workloads.Latency(args[1], seconds), json); return 0;
                 case "profile": Workloads.Profile(args[1], (int)Arg(args, "--batch", 256), json); return 0;
+                case "rank": RankBench(Text(args, "--model"), Text(args, "--requests"), (int)Arg(args, "--callers", 8), seconds, json); return 0;
                 default: Console.Error.WriteLine($"bench: unknown workload '{args[0]}'"); return 2;
             }
         }
@@ -44,6 +45,56 @@ public static class Program
             Console.Error.WriteLine($"bench: {e.Message}");
             return 2;
         }
+    }
+
+    private static string Text(string[] args, string name)
+    {
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : throw new ArgumentException($"bench rank: {name} is required");
+    }
+
+    /// <summary>
+    /// The in-process side of docs/serving.md: one <see cref="DeepInterest.Models.Serving.Ranker"/> shared
+    /// by <paramref name="callers"/> threads ranking the request bodies of a file (parsed once, as the
+    /// server's RequestParser parses them) back to back for <paramref name="seconds"/>: requests/s,
+    /// candidates/s and per-request p50/p99 — the figure HTTP + JSON is compared with.
+    /// </summary>
+    private static void RankBench(string model, string requests, int callers, double seconds, bool json)
+    {
+        var ranker = DeepInterest.Models.Serving.Ranker.Open(model);
+        var bodies = File.ReadAllLines(requests).Where(l => l.Length > 0)
+            .Select(l => DeepInterest.Serving.RequestParser.Parse(System.Text.Encoding.UTF8.GetBytes(l), int.MaxValue).Request).ToArray();
+        foreach (var b in bodies.Take(2)) ranker.Rank(b);                       // warm-up
+        for (int w = 0; w < 200; w++) ranker.Rank(bodies[w % bodies.Length]);
+        var latencies = new List<double>[callers];
+        long candidates = 0;
+        var start = new Barrier(callers);
+        var sw = new Stopwatch();
+        var threads = Enumerable.Range(0, callers).Select(c => new Thread(() =>
+        {
+            var mine = latencies[c] = new List<double>(100_000);
+            long mineCandidates = 0;
+            start.SignalAndWait();
+            if (c == 0) sw.Start();
+            for (int i = c; sw.Elapsed.TotalSeconds < seconds || !sw.IsRunning; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                var r = ranker.Rank(bodies[i % bodies.Length]);
+                mine.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                mineCandidates += r.Candidates.Count;
+            }
+            Interlocked.Add(ref candidates, mineCandidates);
+        })).ToArray();
+        foreach (var t in threads) t.Start();
+        foreach (var t in threads) t.Join();
+        double elapsed = sw.Elapsed.TotalSeconds;
+        var all = latencies.SelectMany(l => l).Order().ToArray();
+        Emit(new Dictionary<string, object>
+        {
+            ["phase"] = "rank-in-process", ["model"] = ranker.Model.Kind, ["callers"] = callers, ["requests"] = all.Length,
+            ["requests_per_s"] = all.Length / elapsed, ["candidates_per_s"] = candidates / elapsed,
+            ["p50_ms"] = all[all.Length / 2], ["p99_ms"] = all[(int)(all.Length * 0.99)], ["p999_ms"] = all[(int)(all.Length * 0.999)],
+        }, json);
     }
 
     private static double Arg(string[] a, string name, double def)
