@@ -106,22 +106,15 @@ public sealed class Arena : IDisposable
     /// (backward nodes may keep it until then), or a new array when no arena is active. Modules take
     /// their scratch from here rather than from fields, so one module can run on many threads at once.
     /// </summary>
-    public static int[] Ints(int size)
-    {
-        var a = _current;
-        if (a is null) return new int[size];
-        var buffer = a._ints.Rent(size);
-        a._liveInts.Add(buffer);
-        return buffer;
-    }
+    public static int[] Ints(int size) => _current is { } a ? Rent(a._ints, a._liveInts, size) : new int[size];
 
     /// <summary>Flag scratch (masks) for one call, owned like <see cref="Ints"/>.</summary>
-    public static bool[] Bools(int size)
+    public static bool[] Bools(int size) => _current is { } a ? Rent(a._bools, a._liveBools, size) : new bool[size];
+
+    private static T[] Rent<T>(BufferPool<T> pool, List<T[]> live, int size)
     {
-        var a = _current;
-        if (a is null) return new bool[size];
-        var buffer = a._bools.Rent(size);
-        a._liveBools.Add(buffer);
+        var buffer = pool.Rent(size);
+        live.Add(buffer);
         return buffer;
     }
 
