@@ -36,7 +36,9 @@ public static class Program
                 case "infer": Emit(Workloads.Infer(args[1], seconds), json); return 0;
                 case "latency": Emit(Workloads.Latency(args[1], seconds), json); return 0;
                 case "profile": Workloads.Profile(args[1], (int)Arg(args, "--batch", 256), json); return 0;
-                case "rank": RankBench(Text(args, "--model"), Text(args, "--requests"), (int)Arg(args, "--callers", 8), seconds, json); return 0;
+                case "rank":
+                    if (Arg(args, "--threads", 0) is > 0 and var t) Par.Threads = (int)t;
+                    RankBench(Text(args, "--model"), Text(args, "--requests"), (int)Arg(args, "--callers", 8), seconds, json); return 0;
                 default: Console.Error.WriteLine($"bench: unknown workload '{args[0]}'"); return 2;
             }
         }

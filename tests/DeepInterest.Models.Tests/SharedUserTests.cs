@@ -38,10 +38,14 @@ public class SharedUserTests
     public static TheoryData<string> Variants() =>
     [
         "base", "wide_deep", "pnn", "deepfm", "din", "din-softmax", "dien-augru", "dien-agru", "dien-aigru", "dien-gru_attention", "dsin", "dsin-unit",
+        "din-paper-sizes", "dien-paper-sizes",
     ];
 
     private static ModelOptions Options(string variant) => variant switch
     {
+        // The DIN paper's layer sizes, so the batch takes the packed GEMM kernels and a lone row the small-product path.
+        "din-paper-sizes" => new DinOptions { MlpHidden = [200, 80], AttentionHidden = [80, 40], MlpBatchNorm = true, Seed = 3, EmbeddingInitStd = 0.3f },
+        "dien-paper-sizes" => new DienOptions { MlpHidden = [200, 80], AttentionHidden = [80, 40], AuxHidden = [100, 50], Normalization = AttentionNormalization.Softmax, Seed = 3, EmbeddingInitStd = 0.3f },
         "din" => new DinOptions { MlpHidden = [8], AttentionHidden = [6], AttentionActivation = Activation.Dice, Seed = 3, EmbeddingInitStd = 0.3f },
         "din-softmax" => new DinOptions { MlpHidden = [8], AttentionHidden = [6], Normalization = AttentionNormalization.Softmax, AttentionBatchNorm = true, Seed = 3, EmbeddingInitStd = 0.3f },
         "dsin" => new DsinOptions { MlpHidden = [8], SessionHeads = 2, Seed = 3, EmbeddingInitStd = 0.3f },

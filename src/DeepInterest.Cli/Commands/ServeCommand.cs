@@ -18,7 +18,8 @@ public static class ServeCommand
         var maxBody = new Option<long>("--max-body-bytes") { Description = "Largest request body accepted", DefaultValueFactory = _ => 1 << 20 };
         var adminAnywhere = new Option<bool>("--admin-anywhere") { Description = "Accept /admin/reload from any address (default: loopback only)" };
         var logRequests = new Option<bool>("--log-requests") { Description = "One log line per request" };
-        var cmd = new Command("serve", "Serve a model over HTTP: POST /v1/rank, GET /v1/model, /healthz, /readyz, /metrics, a page at /") { model, host, port, maxCandidates, maxBody, adminAnywhere, logRequests };
+        var threads = new Option<int>("--threads") { Description = "Worker threads of one request's kernels (0 = all cores; 1 lets concurrent requests each take a core, docs/serving.md)", DefaultValueFactory = _ => 0 };
+        var cmd = new Command("serve", "Serve a model over HTTP: POST /v1/rank, GET /v1/model, /healthz, /readyz, /metrics, a page at /") { model, host, port, maxCandidates, maxBody, adminAnywhere, logRequests, threads };
         cmd.SetAction(p =>
         {
             var options = new ServeOptions
@@ -26,6 +27,9 @@ public static class ServeCommand
                 ModelDirectory = p.GetValue(model)!, Host = p.GetValue(host)!, Port = p.GetValue(port), MaxCandidates = p.GetValue(maxCandidates),
                 MaxBodyBytes = p.GetValue(maxBody), AdminFromAnywhere = p.GetValue(adminAnywhere), LogRequests = p.GetValue(logRequests),
             }.Validate();
+            int t = p.GetValue(threads);
+            if (t < 0) throw new ArgumentException($"--threads must be ≥ 0, got {t}.");
+            if (t > 0) DeepInterest.Engine.Kernels.Par.Threads = t;
             var app = ServingApp.Build(options);
             app.Lifetime.ApplicationStarted.Register(() =>
             {
