@@ -58,43 +58,25 @@ public static class Program
     /// <summary>
     /// The in-process side of docs/serving.md: one <see cref="DeepInterest.Models.Serving.Ranker"/> shared
     /// by <paramref name="callers"/> threads ranking the request bodies of a file (parsed once, as the
-    /// server's RequestParser parses them) back to back for <paramref name="seconds"/>: requests/s,
-    /// candidates/s and per-request p50/p99 — the figure HTTP + JSON is compared with.
+    /// server's RequestParser parses them) back to back for <paramref name="seconds"/>
+    /// (<see cref="Workloads.RunCallers"/>): requests/s, candidates/s and per-request p50/p99/p99.9 —
+    /// the figure HTTP + JSON is compared with.
     /// </summary>
     private static void RankBench(string model, string requests, int callers, double seconds, bool json)
     {
         var ranker = DeepInterest.Models.Serving.Ranker.Open(model);
         var bodies = File.ReadAllLines(requests).Where(l => l.Length > 0)
             .Select(l => DeepInterest.Serving.RequestParser.Parse(System.Text.Encoding.UTF8.GetBytes(l), int.MaxValue).Request).ToArray();
-        foreach (var b in bodies.Take(2)) ranker.Rank(b);                       // warm-up
-        for (int w = 0; w < 200; w++) ranker.Rank(bodies[w % bodies.Length]);
-        var latencies = new List<double>[callers];
-        long candidates = 0;
-        var start = new Barrier(callers);
-        var sw = new Stopwatch();
-        var threads = Enumerable.Range(0, callers).Select(c => new Thread(() =>
+        for (int w = 0; w < 200; w++) ranker.Rank(bodies[w % bodies.Length]);                 // tiered JIT, on one thread
+        var (perSecond, all) = Workloads.RunCallers(c =>
         {
-            var mine = latencies[c] = new List<double>(100_000);
-            long mineCandidates = 0;
-            start.SignalAndWait();
-            if (c == 0) sw.Start();
-            for (int i = c; sw.Elapsed.TotalSeconds < seconds || !sw.IsRunning; i++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                var r = ranker.Rank(bodies[i % bodies.Length]);
-                mine.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                mineCandidates += r.Candidates.Count;
-            }
-            Interlocked.Add(ref candidates, mineCandidates);
-        })).ToArray();
-        foreach (var t in threads) t.Start();
-        foreach (var t in threads) t.Join();
-        double elapsed = sw.Elapsed.TotalSeconds;
-        var all = latencies.SelectMany(l => l).Order().ToArray();
+            int next = c;                                                                   // each caller walks the bodies from its own start
+            return () => ranker.Rank(bodies[next++ % bodies.Length]);
+        }, callers, seconds);
         Emit(new Dictionary<string, object>
         {
             ["phase"] = "rank-in-process", ["model"] = ranker.Model.Kind, ["callers"] = callers, ["requests"] = all.Length,
-            ["requests_per_s"] = all.Length / elapsed, ["candidates_per_s"] = candidates / elapsed,
+            ["requests_per_s"] = perSecond, ["candidates_per_s"] = perSecond * bodies.Average(b => b.Candidates.Count),
             ["p50_ms"] = all[all.Length / 2], ["p99_ms"] = all[(int)(all.Length * 0.99)], ["p999_ms"] = all[(int)(all.Length * 0.999)],
         }, json);
     }

@@ -13,8 +13,15 @@ public sealed class ModelHost(string directory, ILogger<ModelHost> log)
     private volatile Loaded? _current;
     private readonly object _reloading = new();
 
-    /// <summary>A loaded model with its sequence number (1 for the first load, +1 per successful reload).</summary>
-    public sealed record Loaded(Ranker Ranker, int Version);
+    /// <summary>
+    /// A loaded model with its sequence number (1 for the first load, +1 per successful reload), its
+    /// description for GET /v1/model and its example requests for the page, both read once at load.
+    /// </summary>
+    public sealed record Loaded(Ranker Ranker, int Version)
+    {
+        public object Description { get; } = ServingApp.Describe(Ranker, Version);
+        public System.Text.Json.Nodes.JsonNode Examples { get; } = Page.Examples(Ranker);
+    }
 
     /// <summary>The folder the model is (re)loaded from.</summary>
     public string Directory { get; } = directory;

@@ -124,7 +124,7 @@ public static class ServingApp
         .Produces<ErrorBody>(400).Produces<ErrorBody>(413).Produces<ErrorBody>(415)
         .WithName("Rank").WithSummary("Rank one user's candidates from raw ids");
 
-        app.MapGet("/v1/model", () => Results.Json(Describe(host.Current!), Json))
+        app.MapGet("/v1/model", () => Results.Json(host.Current!.Description, Json))
             .WithName("Model").WithSummary("The model being served");
 
         app.MapPost("/admin/reload", (HttpContext ctx) =>
@@ -139,7 +139,7 @@ public static class ServingApp
         }).WithName("Reload").WithSummary("Load the model folder again and swap it in");
 
         app.MapGet("/", () => Results.Content(Page.Html, "text/html; charset=utf-8")).ExcludeFromDescription();
-        app.MapGet("/v1/examples", () => Results.Json(Page.Examples(host.Current!.Ranker), Json)).ExcludeFromDescription();
+        app.MapGet("/v1/examples", () => Results.Json(host.Current!.Examples, Json)).ExcludeFromDescription();
         app.MapFallback((HttpContext ctx) => Error(404, $"no endpoint {ctx.Request.Method} {ctx.Request.Path}; see /openapi/v1.json", null));
         return app;
     }
@@ -183,25 +183,25 @@ public static class ServingApp
             new HistoryUse(r.HistoryGiven, r.HistoryUsed, r.HistoryUsed < r.HistoryGiven), new UnknownIds(r.UnknownCandidates, r.UnknownBehaviours), r.AttentionOver, warnings);
     }
 
-    /// <summary>GET /v1/model: what a client needs to know about the model answering.</summary>
-    internal static object Describe(ModelHost.Loaded m)
+    /// <summary>GET /v1/model: what a client needs to know about the model answering (built once per loaded model).</summary>
+    internal static object Describe(Models.Serving.Ranker ranker, int version)
     {
-        var model = m.Ranker.Model;
-        var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(m.Ranker.Scorer.Directory, "manifest.json"))).RootElement;
+        var model = ranker.Model;
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(ranker.Scorer.Directory, "manifest.json")))!;
         return new
         {
             kind = model.Kind,
             summary = Models.Networks.ModelRegistry.For(model.Options).Summary,
-            version = m.Version,
-            loaded_at = m.Ranker.LoadedAt,
-            directory = m.Ranker.Scorer.Directory,
-            format_version = manifest.GetProperty("format_version").GetInt32(),
-            options = manifest.GetProperty("options"),
-            features = manifest.GetProperty("schema"),
-            metrics = manifest.TryGetProperty("metrics", out var mt) ? mt : default(JsonElement?),
+            version,
+            loaded_at = ranker.LoadedAt,
+            directory = ranker.Scorer.Directory,
+            format_version = manifest["format_version"]!.GetValue<int>(),
+            options = manifest["options"],
+            features = manifest["schema"],
+            metrics = manifest["metrics"],
             parameters = model.ParameterCount(),
-            max_history = m.Ranker.Spec.MaxHistory,
-            profile_fields = m.Ranker.Spec.ProfileFields,
+            max_history = ranker.Spec.MaxHistory,
+            profile_fields = ranker.Spec.ProfileFields,
         };
     }
 }

@@ -76,7 +76,7 @@ public static class TrainCommand
         if (spec is not null) spec.Save(Path.Combine(outDir, "model", ServingSpec.FileName));
         else File.Delete(Path.Combine(outDir, "model", ServingSpec.FileName));
         // Requests of raw values from the test split, for the server's page and for trying the model by hand.
-        var examples = spec is null ? null : Models.Serving.ExampleRequests.Build(spec, model.Schema, test);
+        var examples = spec is null ? null : Models.Serving.ExampleRequests.Build(spec, test);
         if (examples is { Count: > 0 }) Models.Serving.ExampleRequests.Save(Path.Combine(outDir, "model", Models.Serving.ExampleRequests.FileName), examples);
         else File.Delete(Path.Combine(outDir, "model", Models.Serving.ExampleRequests.FileName));
         HistoryWriter.WriteCsv(Path.Combine(outDir, "history.csv"), fit.History);

@@ -350,7 +350,8 @@ public static class Workloads
         double? alone = null;
         foreach (int c in callers)
         {
-            var (samplesPerSecond, lat) = RunCallers(model, data, batch, c, Math.Min(seconds, 30));
+            var (callsPerSecond, lat) = RunCallers(i => new Caller(model, data, batch, (ulong)(i + 2)).Call, c, Math.Min(seconds, 30));
+            double samplesPerSecond = callsPerSecond * batch;
             alone ??= c == 1 ? samplesPerSecond : null;
             yield return new()
             {
@@ -380,11 +381,12 @@ public static class Workloads
     }
 
     /// <summary>
-    /// <paramref name="count"/> callers on their own threads: 0.5 s of warm-up calls (each thread's arena
-    /// fills its pools), then all start the timed span together; samples/s counts every call started in
-    /// the span over the time until the last one ended. Returns the per-call latencies (ms) sorted.
+    /// <paramref name="count"/> callers on their own threads, caller i making calls with
+    /// <c>makeCaller(i)</c>: 0.5 s of warm-up calls (each thread's arena fills its pools), then all
+    /// start the timed span together; calls/s counts every call started in the span over the time
+    /// until the last one ended. Returns the per-call latencies (ms) sorted.
     /// </summary>
-    private static (double SamplesPerSecond, double[] LatencyMs) RunCallers(CtrModel model, CtrDataset data, int batch, int count, double seconds)
+    public static (double CallsPerSecond, double[] LatencyMs) RunCallers(Func<int, Action> makeCaller, int count, double seconds)
     {
         long start = 0, end = 0;
         using var ready = new Barrier(count, _ =>
@@ -396,15 +398,15 @@ public static class Workloads
         var finished = new long[count];
         var threads = Enumerable.Range(0, count).Select(i => new Thread(() =>
         {
-            var caller = new Caller(model, data, batch, (ulong)(i + 2));
+            var call = makeCaller(i);
             var mine = lat[i] = new List<double>();
             long warm = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 2;
-            while (Stopwatch.GetTimestamp() < warm) caller.Call();
+            while (Stopwatch.GetTimestamp() < warm) call();
             ready.SignalAndWait();
             long t = Stopwatch.GetTimestamp();
             while (t < Volatile.Read(ref end))
             {
-                caller.Call();
+                call();
                 long t1 = Stopwatch.GetTimestamp();
                 mine.Add((t1 - t) * 1e3 / Stopwatch.Frequency);
                 t = t1;
@@ -414,7 +416,7 @@ public static class Workloads
         foreach (var t in threads) t.Start();
         foreach (var t in threads) t.Join();
         var all = lat.SelectMany(l => l).Order().ToArray();
-        return (all.Length * (double)batch / ((finished.Max() - start) / (double)Stopwatch.Frequency), all);
+        return (all.Length / ((finished.Max() - start) / (double)Stopwatch.Frequency), all);
     }
 
     public static Dictionary<string, object> Latency(string workload, double seconds)

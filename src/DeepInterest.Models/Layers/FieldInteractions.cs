@@ -41,22 +41,12 @@ public sealed class FirstOrder : Module
     internal static Tensor Add(Tensor? a, Tensor b) => a is null ? b : F.Add(a, b);
 }
 
-/// <summary>Second-order interactions between field embeddings f_1 … f_N, each [B, E] (the same E).</summary>
+/// <summary>
+/// Second-order interactions between field embeddings f_1 … f_N, each [B, E] (the same E): the
+/// baselines' fields are <see cref="CtrModel"/>'s profile (sparse embeddings, then the pooled sequences).
+/// </summary>
 public static class FieldInteractions
 {
-    /// <summary>
-    /// The embedding of every field the baselines read, in order: each sparse feature's [B, E], then
-    /// each kept sequence pooled over its real positions (<paramref name="pooling"/>) [B, E].
-    /// </summary>
-    public static List<Tensor> Fields(FeatureEmbeddings embeddings, FeatureSchema schema, ModelInput x, Func<string, bool> included, F.Pooling pooling)
-    {
-        var fields = new List<Tensor>();
-        foreach (var s in schema.Sparse) fields.Add(embeddings.Sparse(x, s.Name));
-        foreach (var q in schema.Sequences)
-            if (included(q.Name)) fields.Add(embeddings.PooledSequence(x, q.Name, pooling));
-        return fields;
-    }
-
     /// <summary>Refuses a schema whose fields differ in width (inner products need one E); returns E.</summary>
     public static int CommonWidth(FeatureSchema schema, Func<string, bool> included, string model)
     {

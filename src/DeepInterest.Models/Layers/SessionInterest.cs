@@ -50,28 +50,16 @@ public sealed class SessionInterest : Module
     public SessionInterestResult Forward(Tensor query, Tensor sessions, SessionInput input, bool itemShares = false, bool sharedUser = false)
     {
         int b = sessions.Shape[0];
-        if (sharedUser && b > 1)
-        {
-            // One user for every row (a ranking request): its session interests and Bi-LSTM states
-            // once, repeated for each candidate.
-            var first = SessionInput.FirstRow(input);
-            var (i1, s1) = Interests(CtrModel.FirstRow(sessions), first, itemShares);
-            var h1 = Interact(i1, first);
-            var interests = CtrModel.RepeatFirstRow(i1, b);
-            var shares = s1 is null ? null : CtrModel.RepeatFirstRow(s1, b);
-            var ui = Activate(_activateI, query, interests, input.Sessions, out var wi);
-            if (h1 is null) return new(ui, null, wi, null, shares);
-            var uh = Activate(_activateH, query, CtrModel.RepeatFirstRow(h1, b), input.Sessions, out var wh);
-            return new(ui, uh, wi, wh, shares);
-        }
-        else
-        {
-            var (interests, shares) = Interests(sessions, input, itemShares);
-            var ui = Activate(_activateI, query, interests, input.Sessions, out var wi);
-            if (Interact(interests, input) is not { } h) return new(ui, null, wi, null, shares);
-            var uh = Activate(_activateH, query, h, input.Sessions, out var wh);
-            return new(ui, uh, wi, wh, shares);
-        }
+        // One user for every row (a ranking request): the user's session interests and Bi-LSTM states
+        // are computed on row 0 alone and repeated for each candidate.
+        var first = sharedUser && b > 1 ? SessionInput.FirstRow(input) : null;
+        Tensor Each(Tensor t) => first is null ? t : CtrModel.RepeatFirstRow(t, b);
+        var (own, shares) = first is null ? Interests(sessions, input, itemShares) : Interests(CtrModel.FirstRow(sessions), first, itemShares);
+        var ui = Activate(_activateI, query, Each(own), input.Sessions, out var wi);
+        var result = new SessionInterestResult(ui, null, wi, null, shares is null ? null : Each(shares));
+        if (Interact(own, first ?? input) is not { } h) return result;
+        var uh = Activate(_activateH, query, Each(h), input.Sessions, out var wh);
+        return result with { UH = uh, InteractingWeights = wh };
     }
 
     /// <summary>The interacting layer (§4.3): the Bi-LSTM over I_1 … I_S with both directions summed → H [B, S, E], or null without it.</summary>

@@ -36,7 +36,8 @@ public sealed class DeepFm : CtrModel<DeepFmOptions>
 
     public override ForwardResult Forward(ModelInput x, ForwardOutputs outputs = ForwardOutputs.Logits)
     {
-        var fields = FieldInteractions.Fields(_emb, Schema, x, IsPooled, Options.SequencePooling);          // N × [B, E]
+        var fields = new List<Tensor>();
+        AddProfile(fields, x);                                                                             // N × [B, E]
         var fm = F.Add(_linear.Forward(x, IsPooled), FieldInteractions.FactorizationMachine(fields));       // [B]
         return new ForwardResult(F.Add(Head(fields, x), fm));                                              // [B]
     }

@@ -35,7 +35,8 @@ public sealed class Pnn : CtrModel<PnnOptions>
 
     public override ForwardResult Forward(ModelInput x, ForwardOutputs outputs = ForwardOutputs.Logits)
     {
-        var fields = FieldInteractions.Fields(_emb, Schema, x, IsPooled, Options.SequencePooling);          // N × [B, E]
+        var fields = new List<Tensor>();
+        AddProfile(fields, x);                                                                             // N × [B, E]
         var products = FieldInteractions.InnerProducts(fields);                                            // [B, N(N−1)/2]
         fields.Add(products);
         return new ForwardResult(Head(fields, x));                                                         // [B]

@@ -66,7 +66,8 @@ public sealed class WideDeep : CtrModel<WideDeepOptions>
 
     public override ForwardResult Forward(ModelInput x, ForwardOutputs outputs = ForwardOutputs.Logits)
     {
-        var fields = FieldInteractions.Fields(_emb, Schema, x, IsPooled, Options.SequencePooling);          // N × [B, E]
+        var fields = new List<Tensor>();
+        AddProfile(fields, x);                                                                             // N × [B, E]
         var wide = _linear.Forward(x, IsPooled);                                                           // [B]
         if (_crosses.Count > 0) wide = F.Add(wide, Crosses(x));
         return new ForwardResult(F.Add(Head(fields, x), wide));                                            // [B]

@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using DeepInterest.Data.Batches;
-using DeepInterest.Data.Schema;
 using DeepInterest.Data.Serving;
 
 namespace DeepInterest.Models.Serving;
@@ -23,10 +22,10 @@ public static class ExampleRequests
     /// candidates the user's own targets in the data followed by the data's most frequent targets,
     /// <paramref name="candidates"/> in all.
     /// </summary>
-    public static JsonArray Build(ServingSpec spec, FeatureSchema schema, CtrDataset data, int count = 20, int candidates = 20)
+    public static JsonArray Build(ServingSpec spec, CtrDataset data, int count = 20, int candidates = 20)
     {
         var examples = new JsonArray();
-        var rules = spec.Features.ToDictionary(r => r.Feature);
+        var userRule = spec.Features.FirstOrDefault(x => x.Source == FeatureSource.User);
         var candidateFeature = spec.Features.FirstOrDefault(r => r.Source == FeatureSource.Candidate && r.Attribute is null)?.Feature;
         if (candidateFeature is null || !data.Sparse.TryGetValue(candidateFeature, out var targets)) return examples;
         var popular = targets.GroupBy(t => t).OrderByDescending(g => g.Count()).ThenBy(g => g.Key).Select(g => g.Key).Take(candidates).ToList();
@@ -35,7 +34,6 @@ public static class ExampleRequests
         {
             if (!seen.Add(data.UserIds[r])) continue;
             var e = new JsonObject();
-            var userRule = spec.Features.FirstOrDefault(x => x.Source == FeatureSource.User);
             if (userRule is not null) e["user"] = spec.RawValue(userRule.Feature, data.Sparse[userRule.Feature][r]);
             var profile = new JsonObject();
             foreach (var rule in spec.Features.Where(x => x.Source == FeatureSource.Profile))
@@ -45,7 +43,7 @@ public static class ExampleRequests
                     profile[rule.Field!] = sorted[(int)Math.Round(dense[r] * (sorted.Length - 1))].ToString(CultureInfo.InvariantCulture);   // the quantile transform, inverted
             }
             if (profile.Count > 0) e["profile"] = profile;
-            e["history"] = History(spec, rules, data, r);
+            e["history"] = History(spec, data, r);
             var own = Enumerable.Range(r, data.Count - r).Where(i => data.UserIds[i] == data.UserIds[r]).Select(i => targets[i]);
             e["candidates"] = new JsonArray(own.Concat(popular).Distinct().Take(candidates).Select(id => (JsonNode)JsonValue.Create(spec.RawItem(id))!).ToArray());
             examples.Add(e);
@@ -53,7 +51,7 @@ public static class ExampleRequests
         return examples;
     }
 
-    private static JsonArray History(ServingSpec spec, Dictionary<string, FeatureRule> rules, CtrDataset data, int r)
+    private static JsonArray History(ServingSpec spec, CtrDataset data, int r)
     {
         var history = new JsonArray();
         var sessions = spec.Features.FirstOrDefault(x => x.Source == FeatureSource.Sessions && x.Attribute is null);
@@ -76,10 +74,6 @@ public static class ExampleRequests
     }
 
     /// <summary>Writes the examples as JSON (temporary file, then rename).</summary>
-    public static void Save(string path, JsonArray examples)
-    {
-        var tmp = path + ".tmp";
-        File.WriteAllText(tmp, examples.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(tmp, path, overwrite: true);
-    }
+    public static void Save(string path, JsonArray examples) =>
+        Engine.IO.AtomicFile.WriteAllText(path, examples.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DeepInterest.Data.Batches;
 using DeepInterest.Data.Serving;
 using DeepInterest.Engine;
@@ -82,7 +81,6 @@ public sealed class Ranker
     /// <summary>Scores every candidate of <paramref name="request"/> for its user; <see cref="RequestException"/> names a bad field.</summary>
     public RankResult Rank(RankRequest request, bool attention = false)
     {
-        if (request.Candidates is not { Count: > 0 }) throw new RequestException("candidates", "candidates: give at least one candidate item id");
         EncodedRequest encoded;
         try { encoded = Spec.Encode(request, Model.Schema); }
         catch (InvalidOperationException e) { throw new ModelFormatException($"{Path.Combine(Scorer.Directory, ServingSpec.FileName)}: {e.Message}"); }
